@@ -1,0 +1,33 @@
+"""Where the installed task definitions and the embedded ``rsmmvp_mini`` sample live.
+
+The top-level ``task_yamls/`` folder of the checkout is installed as the subpackage
+``rsmmvp_tasks.task_yamls`` (see ``setup.cfg``), so both a checkout and an installed wheel
+resolve through :mod:`importlib`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+__all__ = ["tasks_dir", "mini_dataset_dir"]
+
+
+def tasks_dir() -> Path:
+    """The folder to pass to ``lmms-eval --include_path`` (it holds ``rsmmvp/*.yaml``)."""
+    spec = importlib.util.find_spec("rsmmvp_tasks.task_yamls")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0]).resolve()
+    # running from a checkout without installing: task_yamls/ sits beside the package
+    checkout = Path(__file__).resolve().parent.parent / "task_yamls"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(
+        "rsmmvp task definitions not found: neither the installed package rsmmvp_tasks.task_yamls "
+        f"nor {checkout} exists. Reinstall with `pip install .` from the rsmmvp checkout."
+    )
+
+
+def mini_dataset_dir() -> Path:
+    """The folder of the embedded ``rsmmvp_mini`` sample (parquet with embedded image bytes)."""
+    return tasks_dir() / "rsmmvp" / "data"

@@ -1,0 +1,163 @@
+"""The RSMMVP dataset contract: the one definition every other module imports.
+
+Format
+------
+One row per question. A *pair* is the set of rows sharing ``pair_id`` (two rows in MMVP and
+RSMMVP: the same question asked about two CLIP-blind images, with opposite answers).
+
+========================  ==========================  ==================================================
+column                    type                        meaning
+========================  ==========================  ==================================================
+``index``                 int                         unique row id (MMVP's 1-based ``Index``)
+``pair_id``               str                         shared by the rows of one pair
+``question``              str                         the question, identical within a pair
+``options``               list[str]                   2+ answer options, in letter order (A, B, ...)
+``answer``                str                         the correct option letter, ``"A"``, ``"B"``, ...
+``pattern``               str                         visual pattern, one of :data:`PATTERNS`
+``image``                 image                       the image the question is asked about
+``source``                str (optional)              provenance: source dataset / file of the image
+``clip_similarity``       float (optional)            CLIP cosine similarity of the pair's images
+``ssl_similarity``        float (optional)            self-supervised (DINOv2) cosine similarity
+``encoders``              str (optional)              encoders used for mining, ``"clip=<id>;ssl=<id>"``
+========================  ==========================  ==================================================
+
+Visual patterns follow MMVP's nine (Tong et al., 2024) plus remote-sensing ones (texture, size).
+Pattern names are stored canonical (the keys of :data:`PATTERNS`); :func:`normalize_pattern`
+maps MMVP's long names and common spellings onto them.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any, Mapping
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "PATTERNS",
+    "PAIR_SIZE",
+    "option_letters",
+    "letter_to_index",
+    "normalize_pattern",
+    "features",
+]
+
+#: Columns every row must have.
+REQUIRED_COLUMNS: tuple[str, ...] = ("index", "pair_id", "question", "options", "answer", "pattern", "image")
+
+#: Provenance columns a dataset may carry (mined datasets do).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("source", "clip_similarity", "ssl_similarity", "encoders")
+
+#: Rows per pair in MMVP and RSMMVP.
+PAIR_SIZE = 2
+
+#: Canonical pattern name -> human-readable description (MMVP's names where they exist).
+PATTERNS: dict[str, str] = {
+    "orientation": "Orientation and Direction",
+    "presence": "Presence of Specific Features",
+    "state": "State and Condition",
+    "count": "Quantity and Count",
+    "position": "Positional and Relational Context",
+    "color": "Color and Appearance",
+    "structure": "Structural and Physical Characteristics",
+    "text": "Texts",
+    "viewpoint": "Viewpoint and Perspective",
+    "texture": "Texture and Land-Cover Pattern",
+    "size": "Size and Scale",
+}
+
+_PATTERN_ALIASES: dict[str, str] = {
+    "direction": "orientation",
+    "features": "presence",
+    "existence": "presence",
+    "condition": "state",
+    "quantity": "count",
+    "counting": "count",
+    "number": "count",
+    "location": "position",
+    "relation": "position",
+    "spatial": "position",
+    "colour": "color",
+    "appearance": "color",
+    "shape": "structure",
+    "structural": "structure",
+    "perspective": "viewpoint",
+    "texts": "text",
+    "scale": "size",
+    "land cover": "texture",
+}
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text.strip().lower())
+
+
+def normalize_pattern(name: str) -> str | None:
+    """Map a pattern name (canonical, MMVP long form or common alias) to its canonical key.
+
+    Returns ``None`` for an unknown name, so callers can report it instead of guessing.
+
+    >>> normalize_pattern("Orientation and Direction")
+    'orientation'
+    >>> normalize_pattern("Quantity_and_Count")
+    'count'
+    >>> normalize_pattern("weather") is None
+    True
+    """
+    if not isinstance(name, str) or not name.strip():
+        return None
+    key = _key(name)
+    if key in PATTERNS:
+        return key
+    for canonical, long_name in PATTERNS.items():
+        if key == _key(long_name):
+            return canonical
+    if key in _PATTERN_ALIASES:
+        return _PATTERN_ALIASES[key]
+    return None
+
+
+def option_letters(n: int) -> list[str]:
+    """The letters of ``n`` options: ``option_letters(3) == ["A", "B", "C"]``."""
+    if not 0 <= n <= 26:
+        raise ValueError(f"between 0 and 26 options are supported, got {n}")
+    return list(string.ascii_uppercase[:n])
+
+
+def letter_to_index(letter: str) -> int:
+    """``"A" -> 0``, ``"b" -> 1``; raises ``ValueError`` on anything that is not one letter."""
+    if not isinstance(letter, str) or len(letter.strip()) != 1 or not letter.strip().isalpha():
+        raise ValueError(f"not an option letter: {letter!r}")
+    return ord(letter.strip().upper()) - ord("A")
+
+
+def features(with_provenance: bool = True) -> Any:
+    """The :class:`datasets.Features` of the contract (imports ``datasets`` lazily)."""
+    import datasets
+
+    cols: dict[str, Any] = {
+        "index": datasets.Value("int64"),
+        "pair_id": datasets.Value("string"),
+        "question": datasets.Value("string"),
+        "options": datasets.Sequence(datasets.Value("string")),
+        "answer": datasets.Value("string"),
+        "pattern": datasets.Value("string"),
+        "image": datasets.Image(),
+    }
+    if with_provenance:
+        cols.update(
+            {
+                "source": datasets.Value("string"),
+                "clip_similarity": datasets.Value("float32"),
+                "ssl_similarity": datasets.Value("float32"),
+                "encoders": datasets.Value("string"),
+            }
+        )
+    return datasets.Features(cols)
+
+
+def missing_columns(columns: Mapping[str, Any] | list[str]) -> list[str]:
+    """Required columns absent from ``columns`` (a row, a features mapping or a name list)."""
+    present = set(columns)
+    return [c for c in REQUIRED_COLUMNS if c not in present]

@@ -1,0 +1,81 @@
+"""Shared fixtures: an offline Hugging Face environment and a helper to run the real lmms-eval CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def offline_env(hf_home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a subprocess that must not reach the hub (and has its own HF cache)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "LMMS_EVAL_"))}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HOME=str(hf_home),
+        TOKENIZERS_PARALLELISM="false",
+        WANDB_MODE="disabled",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test may touch the hub: every test runs offline with a private HF cache."""
+    home = tmp_path_factory.getbasetemp() / "hf_home"
+    for k, v in offline_env(home).items():
+        if k.startswith(("HF_", "TRANSFORMERS_")):
+            monkeypatch.setenv(k, v)
+
+
+@dataclass
+class LmmsRun:
+    returncode: int
+    output: str
+    results: dict[str, Any] | None
+    samples: dict[str, list[dict[str, Any]]]
+
+    def metrics(self, task: str) -> dict[str, Any]:
+        """``{metric: value}`` of one task from the results JSON (filter suffix ",none" dropped)."""
+        assert self.results is not None, f"lmms-eval wrote no results file; its output ends with:\n{self.output[-4000:]}"
+        return {k.split(",")[0]: v for k, v in self.results["results"][task].items() if k != "alias"}
+
+
+def run_lmms_eval(args: list[str], out_dir: Path, *, env_extra: dict[str, str] | None = None, cwd: Path = REPO,
+                  timeout: int = 600) -> LmmsRun:
+    """Run ``lmms-eval`` as a user would and read back what it wrote.
+
+    lmms-eval exits 0 even when the evaluation failed, so callers assert on ``results``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [str(BIN / "lmms-eval"), *args, "--output_path", str(out_dir), "--log_samples"]
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=offline_env(out_dir / "hf_home", **(env_extra or {})),
+        capture_output=True, text=True, timeout=timeout,
+    )
+    found = sorted(out_dir.rglob("*_results.json"))
+    results = json.loads(found[-1].read_text()) if found else None
+    samples: dict[str, list[dict[str, Any]]] = {}
+    for f in out_dir.rglob("*_samples_*.jsonl"):
+        task = f.stem.split("_samples_", 1)[1]
+        samples[task] = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    return LmmsRun(proc.returncode, proc.stdout + proc.stderr, results, samples)
+
+
+@pytest.fixture(scope="session")
+def tiny_llava_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tinyllava import build_tiny_llava
+
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny_llava"))

@@ -1,0 +1,128 @@
+"""The entry-point hook that makes the tasks visible without --include_path, and its guards."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, REPO, offline_env
+from rsmmvp_tasks import lmms_hook
+from rsmmvp_tasks.paths import tasks_dir
+
+TASKS = {"rsmmvp", "rsmmvp_cot", "rsmmvp_mini", "rsmmvp_mini_cot"}
+
+
+def _fake_tasks_module(initialize_tasks: object | None) -> types.ModuleType:
+    mod = types.ModuleType("fake_lmms_eval_tasks")
+    if initialize_tasks is not None:
+        mod.TaskManager = type("TaskManager", (), {"initialize_tasks": initialize_tasks})
+    return mod
+
+
+def test_patch_appends_our_folder_once_and_keeps_user_paths_first() -> None:
+    seen: list[list[str]] = []
+
+    def initialize_tasks(self: object, include_path: object = None, include_defaults: bool = True) -> str:
+        seen.append(include_path)  # type: ignore[arg-type]
+        return "index"
+
+    mod = _fake_tasks_module(initialize_tasks)
+    assert lmms_hook.patch_task_manager(mod)
+    assert lmms_hook.patch_task_manager(mod)  # idempotent
+    tm = mod.TaskManager()
+    ours = str(tasks_dir())
+    assert tm.initialize_tasks() == "index"
+    assert tm.initialize_tasks(include_path="/user/tasks") == "index"
+    tm.initialize_tasks(include_path=["/a", ours], include_defaults=False)
+    assert seen == [[ours], ["/user/tasks", ours], ["/a", ours]]
+
+
+@pytest.mark.parametrize(
+    "initialize_tasks",
+    [None, lambda self, paths=None: None],  # missing method; renamed parameter
+    ids=["no-initialize_tasks", "no-include_path-param"],
+)
+def test_changed_lmms_eval_warns_with_fallback_and_changes_nothing(initialize_tasks: object,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    mod = _fake_tasks_module(initialize_tasks)
+    with caplog.at_level(logging.WARNING, logger="rsmmvp_tasks.lmms_hook"):
+        assert not lmms_hook.patch_task_manager(mod)
+    assert "--include_path" in caplog.text and "rsmmvp tasks-path" in caplog.text
+    if initialize_tasks is not None:
+        assert mod.TaskManager.initialize_tasks is initialize_tasks
+
+
+def test_entry_point_is_registered_and_returns_manifests() -> None:
+    from importlib.metadata import entry_points
+
+    eps = [ep for ep in entry_points(group="lmms_eval.models") if ep.name == "rsmmvp"]
+    assert len(eps) == 1 and eps[0].value == "rsmmvp_tasks.lmms_hook:manifests"
+    assert eps[0].load() is lmms_hook.manifests
+
+
+def _python(code: str, tmp_path: Path, **env: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=offline_env(tmp_path / "hf", **env),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_real_lmms_eval_indexes_our_tasks_lazily(tmp_path: Path) -> None:
+    out = _python(
+        "import sys, lmms_eval.models\n"
+        "print('early', 'lmms_eval.tasks' in sys.modules)\n"
+        "from lmms_eval.tasks import TaskManager\n"
+        "tm = TaskManager()\n"
+        "print('tasks', sorted(t for t in tm.all_tasks if t.startswith('rsmmvp')))\n"
+        "print('builtin', 'mmvp' in tm.all_tasks)\n",
+        tmp_path,
+    )
+    assert "early False" in out  # importing the model registry did not pay for lmms_eval.tasks
+    listed = eval(out.split("tasks ", 1)[1].splitlines()[0])
+    assert TASKS <= set(listed)
+    assert "builtin True" in out  # built-ins still indexed; none of ours shadows them
+    assert not {"mmvp"} & set(listed)
+
+
+def test_legacy_lmms_eval_plugins_variable_is_harmless(tmp_path: Path) -> None:
+    out = _python(
+        "import lmms_eval.models as m\n"
+        "from lmms_eval.tasks import TaskManager\n"
+        "print(sorted(t for t in TaskManager().all_tasks if t.startswith('rsmmvp')))\n",
+        tmp_path,
+        LMMS_EVAL_PLUGINS="rsmmvp_tasks",
+    )
+    assert TASKS <= set(eval(out.strip().splitlines()[-1]))
+
+
+def test_cli_task_list_shows_our_tasks(tmp_path: Path) -> None:
+    proc = subprocess.run([str(BIN / "lmms-eval"), "--tasks", "list"], cwd=tmp_path,
+                          env=offline_env(tmp_path / "hf"), capture_output=True, text=True, timeout=300)
+    text = proc.stdout + proc.stderr
+    for task in TASKS:
+        assert f" {task} " in text or f"|{task}" in text or task in text.split(), f"{task} missing from --tasks list"
+
+
+def test_tasks_path_command_prints_the_task_folder() -> None:
+    proc = subprocess.run([str(BIN / "rsmmvp"), "tasks-path"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    folder = Path(proc.stdout.strip())
+    assert (folder / "rsmmvp" / "rsmmvp_mini.yaml").is_file()
+    assert folder == tasks_dir()
+
+
+def test_no_task_shadows_a_builtin_name() -> None:
+    import lmms_eval
+
+    builtin_dir = Path(lmms_eval.__file__).parent / "tasks"
+    builtin_names = set()
+    for y in builtin_dir.rglob("*.yaml"):
+        for line in y.read_text(errors="ignore").splitlines():
+            if line.startswith("task:"):
+                builtin_names.add(line.split(":", 1)[1].strip().strip("\"'"))
+    assert not TASKS & builtin_names

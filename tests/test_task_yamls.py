@@ -1,0 +1,72 @@
+"""The YAML side only names functions of the package, and names them all correctly."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import yaml
+
+from rsmmvp_tasks.lmms_task import METRICS
+from rsmmvp_tasks.paths import tasks_dir
+from rsmmvp_tasks.schema import PATTERNS
+
+FOLDER = tasks_dir() / "rsmmvp"
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_constructor("!function", lambda loader, node: ("!function", loader.construct_scalar(node)))
+
+
+def _load(name: str) -> dict:
+    return yaml.load((FOLDER / name).read_text(), Loader=_Loader)
+
+
+def _utils():
+    spec = importlib.util.spec_from_file_location("rsmmvp_yaml_utils", FOLDER / "utils.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_template_reports_every_metric_in_order() -> None:
+    template = _load("_default_template_yaml")
+    assert [m["metric"] for m in template["metric_list"]] == list(METRICS)
+    assert {f"pair_accuracy_{p}" for p in PATTERNS} <= set(METRICS)
+
+
+def test_every_function_tag_resolves_to_a_package_function() -> None:
+    utils = _utils()
+    names = []
+    for path in sorted(FOLDER.glob("*.yaml")) + [FOLDER / "_default_template_yaml"]:
+        names += re.findall(r"!function\s+utils\.(\w+)", path.read_text())
+    assert names
+    for name in names:
+        fn = getattr(utils, name, None)
+        assert callable(fn), f"utils.{name} is not defined"
+        assert fn.__module__.startswith("rsmmvp_tasks."), f"utils.{name} must live in the rsmmvp_tasks package"
+
+
+def test_utils_holds_no_logic() -> None:
+    source = (FOLDER / "utils.py").read_text()
+    assert not re.search(r"^\s*(def|class)\s", source, flags=re.M)
+
+
+def test_task_names_and_prompts() -> None:
+    tasks = {p.name: _load(p.name) for p in FOLDER.glob("*.yaml")}
+    assert {t["task"] for t in tasks.values()} == {"rsmmvp", "rsmmvp_cot", "rsmmvp_mini", "rsmmvp_mini_cot"}
+    for name in ("rsmmvp_cot.yaml", "rsmmvp_mini_cot.yaml"):
+        assert "Answer: X" in tasks[name]["lmms_eval_specific_kwargs"]["default"]["post_prompt"]
+        assert tasks[name]["generation_kwargs"]["max_new_tokens"] >= 256
+    template = _load("_default_template_yaml")
+    assert template["generation_kwargs"]["do_sample"] is False and template["generation_kwargs"]["max_new_tokens"] <= 32
+
+
+def test_full_task_points_at_the_hub_repo_constant() -> None:
+    from rsmmvp_tasks.hub import HUB_REPO_ID
+
+    assert _load("rsmmvp.yaml")["dataset_path"] == HUB_REPO_ID
