@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""Benchmark ``rsmmvp mine``'s blocked exact search against two baselines measured in the same run.
+
+For each N (``--sizes``), on random-but-clustered L2-normalised embeddings (CLIP d = ``--dim``,
+SSL d = ``--ssl-dim``), three methods run, each in a fresh subprocess (clean peak-memory reading):
+
+``mine``      :func:`rsmmvp_tasks.mining.mine.mine_pairs` (threshold CLIP tiles, SSL for survivors, greedy).
+``baseline``  bare chunked search: the same upper-triangle ``block x block`` tiles, torch matmul into a
+              reused buffer + ``topk(k=10)`` per row of each tile (no thresholds, no SSL, no selection).
+``naive``     the full ``N x N`` CLIP matrix at once, thresholded, SSL for the survivors. Only where
+              ``N^2 * 5`` bytes fit under ``--naive-max-gb`` (else skipped, with a note).
+
+Printed per N: wall time of each, ``mine/baseline`` and ``mine/naive`` time ratios (targets: <= 1.5
+and well under 1), and peak memory: the ``O(N*d + block^2)`` floor (both embedding matrices in
+float32 + one float32 tile), the measured peak RSS growth over the process before the data was
+made (Linux ``VmHWM``, reset after data generation — and ``malloc_trim`` of its temporaries — via
+``/proc/self/clear_refs``), and their ratio
+(target <= 1.5). Same-run ratios only; absolute times depend on the machine and its load.
+
+    python scripts/bench_mine.py                       # N = 20k, 50k (about 5 min on 2 busy cores)
+    python scripts/bench_mine.py --sizes 100000        # N = 100k
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _rss_bytes(field: str = "VmRSS") -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status (Linux only)")
+
+
+def _trim() -> None:
+    """``malloc_trim(0)``: return freed heap pages to the OS (glibc; a no-op elsewhere)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def make_data(n: int, dim: int, ssl_dim: int, seed: int = 0, cluster: int = 10, chunk: int = 4096):
+    """Clustered unit vectors, generated in chunks (no big temporaries).
+
+    Points come in clusters of ``cluster``; CLIP noise per point is drawn so that within-cluster
+    CLIP cosines straddle 0.95. 70% of points share their cluster's SSL centre, 30% get a random
+    one: those are CLIP-close but SSL-far from their cluster mates (the pairs ``mine`` looks for).
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    n_clusters = (n + cluster - 1) // cluster
+    clip_c = torch.nn.functional.normalize(torch.randn(n_clusters, dim, generator=g), dim=1)
+    ssl_c = torch.nn.functional.normalize(torch.randn(n_clusters, ssl_dim, generator=g), dim=1)
+    clip = torch.empty(n, dim)
+    ssl = torch.empty(n, ssl_dim)
+    for r0 in range(0, n, chunk):
+        r1 = min(n, r0 + chunk)
+        k = torch.arange(r0, r1) // cluster
+        spread = torch.empty(r1 - r0, 1).uniform_(0.01, 0.12, generator=g).div_(dim).sqrt_()
+        clip[r0:r1] = torch.nn.functional.normalize(clip_c[k] + spread * torch.randn(r1 - r0, dim, generator=g), dim=1)
+        swap = torch.rand(r1 - r0, generator=g) < 0.3
+        ks = torch.where(swap, torch.randint(0, n_clusters, (r1 - r0,), generator=g), k)
+        ssl[r0:r1] = torch.nn.functional.normalize(ssl_c[ks] + 0.02 * torch.randn(r1 - r0, ssl_dim, generator=g), dim=1)
+    return clip, ssl
+
+
+def run_baseline(clip, block: int, k: int = 10) -> int:
+    """Bare chunked matmul + top-k over the same tiles as ``mine``; returns the number of tiles."""
+    import torch
+
+    n = clip.shape[0]
+    block = min(block, n)
+    buf = torch.empty(block * block)
+    tiles = 0
+    best = []
+    with torch.inference_mode():
+        starts = range(0, n, block)
+        for r0 in starts:
+            rows = clip[r0:r0 + block]
+            for c0 in range(r0, n, block):
+                cols = clip[c0:c0 + block]
+                sim = buf[: rows.shape[0] * cols.shape[0]].view(rows.shape[0], cols.shape[0])
+                torch.matmul(rows, cols.T, out=sim)
+                best.append(torch.topk(sim, min(k, cols.shape[0]), dim=1))
+                tiles += 1
+    return tiles
+
+
+def run_naive(clip, ssl, clip_min: float, ssl_max: float, dup: float) -> int:
+    """The whole N x N CLIP matrix at once; returns the candidate count."""
+    import torch
+
+    with torch.inference_mode():
+        full = clip @ clip.T
+        mask = full >= clip_min
+        del full
+        mask.triu_(1)
+        i, j = mask.nonzero(as_tuple=True)
+        del mask
+        s = (ssl[i] * ssl[j]).sum(1)
+        return int(((s < ssl_max) & (s < dup)).sum())
+
+
+def child(method: str, n: int, args: argparse.Namespace) -> dict:
+    import torch
+
+    from rsmmvp_tasks.mining.mine import MineParams, mine_pairs
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    rss0 = _rss_bytes()
+    clip, ssl = make_data(n, args.dim, args.ssl_dim)
+    _trim()  # give the generator's freed temporaries back, so RSS = baseline + data
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    t0 = time.perf_counter()
+    out: dict = {"method": method, "n": n}
+    if method == "mine":
+        cands, chosen = mine_pairs(clip, ssl, MineParams(block=args.block))
+        out.update(candidates=len(cands), pairs=len(chosen))
+    elif method == "baseline":
+        out.update(tiles=run_baseline(clip, args.block))
+    else:
+        out.update(candidates=run_naive(clip, ssl, 0.95, 0.6, 0.9))
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_bytes"] = _rss_bytes("VmHWM") - rss0
+    block = min(args.block, n)
+    out["floor_bytes"] = clip.numel() * 4 + ssl.numel() * 4 + block * block * 4
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="20000,50000", help="comma-separated N (default: 20000,50000)")
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--ssl-dim", type=int, default=768)
+    ap.add_argument("--block", type=int, default=4096)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--naive-max-gb", type=float, default=2.5, help="run the naive N x N method only below this")
+    ap.add_argument("--child", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]), args)))
+        return 0
+
+    passthrough = ["--dim", str(args.dim), "--ssl-dim", str(args.ssl_dim), "--block", str(args.block),
+                   "--threads", str(args.threads)]
+    print(f"bench_mine: d={args.dim}, ssl d={args.ssl_dim}, block={args.block}, cpus={os.cpu_count()}")
+    for n in (int(s) for s in args.sizes.split(",") if s.strip()):
+        res = {}
+        for method in ("mine", "baseline", "naive"):
+            if method == "naive" and n * n * 5 / 2**30 > args.naive_max_gb:
+                print(f"  N={n}: naive skipped (N x N float32 + mask = {n * n * 5 / 2**30:.1f} GB > --naive-max-gb)")
+                continue
+            proc = subprocess.run([sys.executable, __file__, "--child", method, str(n), *passthrough],
+                                  check=False, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"  N={n}: {method} failed:\n{proc.stderr[-2000:]}")
+                continue
+            res[method] = json.loads(proc.stdout.strip().splitlines()[-1])
+        if "mine" not in res:
+            continue
+        m = res["mine"]
+        line = [f"N={n}", f"mine {m['seconds']:.2f}s ({m['candidates']} candidates, {m['pairs']} pairs)"]
+        if "baseline" in res:
+            b = res["baseline"]
+            line.append(f"baseline {b['seconds']:.2f}s -> mine/baseline {m['seconds'] / b['seconds']:.2f}x (target <= 1.5)")
+        if "naive" in res:
+            v = res["naive"]
+            line.append(f"naive {v['seconds']:.2f}s -> mine/naive {m['seconds'] / v['seconds']:.2f}x")
+        print("  " + " | ".join(line))
+        mb = 2**20
+        for name in ("mine", "baseline", "naive"):
+            if name in res:
+                r = res[name]
+                print(f"    peak memory {name:8s}: floor {r['floor_bytes'] / mb:7.0f} MB, measured {r['peak_bytes'] / mb:7.0f} MB, "
+                      f"ratio {r['peak_bytes'] / r['floor_bytes']:.2f}" + (" (target <= 1.5)" if name == "mine" else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
