@@ -1,8 +1,10 @@
 """Where the installed task definitions and the embedded ``rsmmvp_mini`` sample live.
 
 The top-level ``task_yamls/`` folder of the checkout is installed as the subpackage
-``rsmmvp_tasks.task_yamls`` (see ``setup.cfg``), so both a checkout and an installed wheel
-resolve through :mod:`importlib`.
+``rsmmvp_tasks.tasks`` (see ``setup.cfg``), so both a checkout and an installed wheel
+resolve through :mod:`importlib`. The name ``tasks`` is what lmms-eval's legacy
+``LMMS_EVAL_PLUGINS=rsmmvp_tasks`` looks up (``<plugin>.tasks``), so that variable finds the
+same folder.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ __all__ = ["tasks_dir", "mini_dataset_dir"]
 
 def tasks_dir() -> Path:
     """The folder to pass to ``lmms-eval --include_path`` (it holds ``rsmmvp/*.yaml``)."""
-    spec = importlib.util.find_spec("rsmmvp_tasks.task_yamls")
+    spec = importlib.util.find_spec("rsmmvp_tasks.tasks")
     if spec is not None and spec.submodule_search_locations:
         return Path(list(spec.submodule_search_locations)[0]).resolve()
     # running from a checkout without installing: task_yamls/ sits beside the package
@@ -23,7 +25,7 @@ def tasks_dir() -> Path:
     if checkout.is_dir():
         return checkout
     raise FileNotFoundError(
-        "rsmmvp task definitions not found: neither the installed package rsmmvp_tasks.task_yamls "
+        "rsmmvp task definitions not found: neither the installed package rsmmvp_tasks.tasks "
         f"nor {checkout} exists. Reinstall with `pip install .` from the rsmmvp checkout."
     )
 

@@ -1,1 +1,1 @@
-"""lmms-eval task definitions of rsmmvp (installed as ``rsmmvp_tasks.task_yamls``); no code lives here."""
+"""lmms-eval task definitions of rsmmvp (installed as ``rsmmvp_tasks.tasks``); no code lives here."""

@@ -54,13 +54,14 @@ class LmmsRun:
 
 
 def run_lmms_eval(args: list[str], out_dir: Path, *, env_extra: dict[str, str] | None = None, cwd: Path = REPO,
-                  timeout: int = 600) -> LmmsRun:
+                  timeout: int = 600, launcher: list[str] | None = None) -> LmmsRun:
     """Run ``lmms-eval`` as a user would and read back what it wrote.
 
+    ``launcher`` replaces the ``lmms-eval`` executable (e.g. ``accelerate launch ... -m lmms_eval``).
     lmms-eval exits 0 even when the evaluation failed, so callers assert on ``results``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [str(BIN / "lmms-eval"), *args, "--output_path", str(out_dir), "--log_samples"]
+    cmd = [*(launcher or [str(BIN / "lmms-eval")]), *args, "--output_path", str(out_dir), "--log_samples"]
     proc = subprocess.run(
         cmd, cwd=cwd, env=offline_env(out_dir / "hf_home", **(env_extra or {})),
         capture_output=True, text=True, timeout=timeout,

@@ -10,6 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 IMAGE_TOKEN = "<image>"
+# the llava-1.5 conversation format ("USER: <image>\n... ASSISTANT:"), as a chat template
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% if message['content'] is string %}"
+    "{{ message['content'] }}{% else %}{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>\n"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %} {% else %}ASSISTANT: "
+    "{{ message['content'] }}</s>{% endif %}{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
 _CORPUS = [
     "A chat between a curious user and an artificial intelligence assistant.",
     "USER: ASSISTANT: Answer with the option's letter from the given choices directly.",
@@ -47,6 +54,7 @@ def build_tiny_llava(out_dir: Path, seed: int = 0) -> Path:
         pad_token="<pad>",
         extra_special_tokens={"image_token": IMAGE_TOKEN},
     )
+    tokenizer.chat_template = CHAT_TEMPLATE
     image_size, patch = 32, 8
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
@@ -58,6 +66,7 @@ def build_tiny_llava(out_dir: Path, seed: int = 0) -> Path:
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,
         image_token=IMAGE_TOKEN,
+        chat_template=CHAT_TEMPLATE,
     )
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(
