@@ -13,17 +13,23 @@ Rules, in order of precedence (the first that decides, decides):
    leading ``B) Four`` / ``B. Four``. A letter outside the options -> ``None``.
 3. Explicit answer markers, the *last* one wins (reasoning first, answer last): ``answer is``,
    ``Answer:``, ``Final answer``, ``\\boxed{B}``, ``therefore``/``so``/``thus``, ``I choose``,
-   ``the correct option is``, ``答案是``/``选``. What follows the marker is read as a letter
+   ``the correct option is``, ``I'd say``, ``答案是``/``选``/``选项``. What follows the marker is read as a letter
    or as an option text; ``not`` right after the marker, two different choices ("A or B") or an
-   out-of-range letter make that marker undecided.
+   out-of-range letter make that marker undecided (``or``/``and``/``/``/``或``/``还是`` all
+   count as alternatives).
 4. Letter mentions: ``(a)``, ``option B``, ``B is correct``... Mentions negated by a preceding
    ``not``/``n't``/``nor``/``neither``/``rather than``/``instead of`` are discarded; exactly one
-   remaining distinct letter decides. An ``A`` followed by a word (``A car``, ``A few``) is the
-   English article, never a mention.
-5. Ordinals: ``the second option``, ``the first one``, ``option two`` (``the first image`` is not).
+   remaining distinct letter decides. Also discarded: a letter rejected by what follows it
+   (``A is wrong``, ``B is not correct``), a letter that is described rather than chosen
+   (``Option A says two tanks``) and a letter naming a thing (``image A``, ``tank B``). An ``A``
+   followed by a word (``A car``, ``A few``) is the English article, never a mention.
+5. Ordinals: ``the second option``, ``the first one``, ``option two``, ``option 2`` (``the first
+   image`` is not; rejected ordinals are discarded as in 4; with numeric options, ``option 2`` is
+   the option text ``2`` and ``None`` when that differs from the second option).
 6. Option texts (case, punctuation, hyphen/space insensitive, whole words, longest match first;
-   yes/no options also by a leading ``Yes``/``No``), with the same negation rule; exactly one
-   distinct option decides.
+   yes/no options also by a leading ``Yes``/``No``, but ``Yes and no`` / ``Yes/No`` is a hedge),
+   with the same negation rule, whose scope ends at clause punctuation; exactly one distinct
+   option decides.
 7. Otherwise ``None``: refusals, "both", "neither", hedges between options, empty replies.
 """
 
@@ -54,14 +60,14 @@ _MARKERS = re.compile(
     r"|\bcorrect\s+(?:option|answer|choice)\s*(?:is|would be|[:：])?"
     r"|\bbest\s+(?:option|answer|choice)\s*(?:is|would be|[:：])?"
     r"|\b(?:therefore|thus|hence|so)\b\s*,?\s*(?:the\s+answer\s+is\b\s*)?"
-    r"|\bI(?:'d| would| will)?\s+(?:choose|pick|select|go with)"
+    r"|\bI(?:'d| would| will)?\s+(?:choose|pick|select|go with|say)\b"
     r"|答案\s*(?:是|为|應為|应为)?\s*[:：]?"
-    r"|选择?\s*[:：]?"
+    r"|选(?:择|项)?\s*[:：]?"
     r")",
     re.I,
 )
-_AFTER_LETTER = re.compile(r"^\s*[:：]?\s*(?:option|choice)?\s*[\(\[\{]?\s*([A-Za-z])\s*[\)\]\}]?(?![A-Za-z'])")
-_ALTERNATIVE = re.compile(r"\s*(?:or|and|/|&|,)\s*(?:option\s+)?[\(\[]?[A-Za-z][\)\]]?(?![A-Za-z])", re.I)
+_AFTER_LETTER = re.compile(r"^\s*[:：]?\s*(?:option|choice|选项)?\s*[\(\[\{]?\s*([A-Za-z])\s*[\)\]\}]?(?![A-Za-z'])")
+_ALTERNATIVE = re.compile(r"\s*(?:or|and|/|&|,|或|和|还是)\s*(?:option\s+)?[\(\[]?[A-Za-z][\)\]]?(?![A-Za-z])", re.I)
 _AFTER_NEGATED = re.compile(r"^\s*[:：]?\s*(?:not|n't|neither)\b", re.I)
 
 # 4. letter mentions
@@ -72,12 +78,25 @@ _MENTIONS = [
     re.compile(r"\b(A)\b(?=\s*(?:$|[.,;:!?)]|is\b|was\b|would\b|seems\b|looks\b|appears\b|matches\b|fits\b|and\b|or\b|nor\b))"),
 ]
 
+# a letter that names a thing ("image A", "tank B") rather than an option
+_NAMED_THING = re.compile(
+    r"\b(?:image|picture|photo|figure|fig|panel|region|area|zone|tank|building|ship|runway|site)\s*[\(\[]?\s*$", re.I
+)
+
+# a letter that is described rather than chosen ("Option A says two tanks")
+_DESCRIBED = re.compile(
+    r"\s*[\)\]]?\s*(?:says|states|claims|suggests|describes|refers|mentions|would mean|means|implies)\b", re.I
+)
+
+# a choice rejected by what follows it ("A is wrong", "the first option is incorrect")
+_REJECTED = re.compile(r"[\s\)\]]*(?:is|was|seems|looks)\s+(?:wrong|incorrect|false|not\b|ruled out|excluded)", re.I)
+
 # 5. ordinals
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "former": 0, "latter": 1}
 _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|former|latter)\s+(?:option|choice|answer|one)\b"
                       r"|\b(?:the\s+)?(former|latter)\b(?!\s+(?:image|picture|photo))"
-                      r"|\boption\s+(one|two|three|four|five)\b", re.I)
-_NUMBER_WORDS = {"one": 0, "two": 1, "three": 2, "four": 3, "five": 4}
+                      r"|\b(?:option|choice)\s+(one|two|three|four|five|[1-5])\b", re.I)
+_NUMBER_WORDS = {"one": 0, "two": 1, "three": 2, "four": 3, "five": 4, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4}
 
 _YES_NO = {"yes", "no"}
 _LEADING_YES_NO = re.compile(r"^\W*(?:(?:i think|i believe|well|answer)\W+)?(yes|no)\b", re.I)
@@ -92,16 +111,24 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
-def _norm(text: str) -> str:
-    """Lower-case, hyphens/underscores/slashes as spaces, punctuation dropped, spaces collapsed."""
+def _norm(text: str, breaks: bool = False) -> str:
+    """Lower-case, hyphens/underscores/slashes as spaces, punctuation dropped, spaces collapsed.
+
+    With ``breaks``, clause punctuation is kept as a `` , `` token so that a negation's scope
+    still ends at it ("not east-west, it's north-south").
+    """
     text = re.sub(r"[-_/]+", " ", text.lower())
-    text = re.sub(r"[^\w\s]", " ", text)
+    if breaks:
+        text = re.sub(r"[.,;!?。，；！？]", " , ", text)
+        text = re.sub(r"[^\w\s,]", " ", text)
+    else:
+        text = re.sub(r"[^\w\s]", " ", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
 def _negated(text: str, start: int) -> bool:
     window = text[max(0, start - _NEG_WINDOW) : start]
-    window = re.split(r"[.,;!?\n]|\bbut\b|\bit(?:'s| s| is)\b", window)[-1]  # a negation does not cross these
+    window = re.split(r"[.,;!?\n]|\bbut\b", window)[-1]  # a negation does not cross these
     return bool(re.search(r"\b(?:not|nor|neither|never|rather than|instead of|except|other than)\b|n['’ ]t\b", window, re.I))
 
 
@@ -112,12 +139,12 @@ def _letter(letter: str, letters: list[str]) -> str | None:
 
 def _option_matches(text: str, options: Sequence[str]) -> list[tuple[int, int]]:
     """(option index, position) of each non-negated whole-phrase occurrence, longest options first."""
-    hay = " " + _norm(text) + " "
+    hay = " " + _norm(text, breaks=True) + " "
     taken = [False] * len(hay)
     found: list[tuple[int, int]] = []
     order = sorted(range(len(options)), key=lambda i: -len(_norm(options[i])))
     for i in order:
-        needle = _norm(options[i])
+        needle = _norm(options[i], breaks=True)
         if not needle:
             continue
         for m in re.finditer(r"(?<= )" + re.escape(needle) + r"(?= )", hay):
@@ -154,7 +181,8 @@ def _mentions(text: str, letters: list[str]) -> set[str]:
     for pattern in _MENTIONS:
         for m in pattern.finditer(text):
             letter = m.group(1).upper()
-            if _negated(text, m.start()):
+            if (_negated(text, m.start()) or _NAMED_THING.search(text, 0, m.start())
+                    or _DESCRIBED.match(text, m.end()) or _REJECTED.match(text, m.end())):
                 continue
             found.add(letter)  # out-of-range letters are kept: they make the reply ambiguous
     return found
@@ -205,7 +233,14 @@ def extract_choice(response: str, options: Sequence[str]) -> str | None:
     picked = set()
     for om in _ORDINAL.finditer(text):
         word = next(g for g in om.groups() if g).lower()
-        if not _negated(text, om.start()):
+        if word.isdigit() and any(_norm(o).isdigit() for o in options):
+            # numeric options: "option 2" is the option text "2" unless it could also be the second option
+            as_text = [i for i, o in enumerate(options) if _norm(o) == word]
+            as_rank = _NUMBER_WORDS[word]
+            if as_text and as_rank < len(options) and as_text[0] != as_rank:
+                return None
+            continue
+        if not _negated(text, om.start()) and not _REJECTED.match(text, om.end()):
             picked.add(_ORDINALS.get(word, _NUMBER_WORDS.get(word)))
     if len(picked) == 1:
         i = picked.pop()
@@ -219,6 +254,8 @@ def extract_choice(response: str, options: Sequence[str]) -> str | None:
         if _NO_IDIOM.match(text):
             return None
         lead = _LEADING_YES_NO.match(text)
+        if lead and re.match(r"\s*(?:and|or|/|&)\s*(?:yes|no)\b", text[lead.end() :], re.I):
+            return None  # "Yes and no", "Yes/No": a hedge
         if lead:
             return letters[normalized.index(lead.group(1).lower())] if lead.group(1).lower() in normalized else None
     matches = {i for i, _ in _option_matches(text, options)}

@@ -89,3 +89,31 @@ def test_lmms_eval_mmvp_parser_is_the_worse_baseline() -> None:
     assert theirs < ours
     invented_theirs = sum(c["expected"] is None and baseline(c["response"]) is not None for c in CORPUS)
     assert invented_theirs > 0
+
+
+def test_negation_scope_ends_at_clause_punctuation_not_at_its() -> None:
+    assert extract_choice("I don't think it's A. It's B.", CNT) == "B"
+    assert extract_choice("It's not east-west, it's north-south.", DIR) == "A"
+    assert extract_choice("It isn't east-west.", DIR) is None
+
+
+def test_rejected_described_and_named_letters_are_not_choices() -> None:
+    assert extract_choice("A is wrong.", CNT) is None
+    assert extract_choice("A is wrong, B is right.", CNT) == "B"
+    assert extract_choice("Option A says the tanks are hard to count.", CNT) is None
+    assert extract_choice("In image A, the runway runs east-west.", DIR) == "B"
+    assert extract_choice("The first option is incorrect.", CNT) is None
+
+
+def test_yes_no_hedges_and_numeric_option_numbers() -> None:
+    assert extract_choice("Yes and no.", YN) is None
+    assert extract_choice("Yes/No", YN) is None
+    assert extract_choice("Option 2", CNT) == "B"
+    assert extract_choice("Option 2", ["2", "4"]) is None  # the text "2" or the second option "4"?
+    assert extract_choice("option 4", ["2", "4"]) == "B"
+
+
+def test_cjk_option_word_and_alternatives() -> None:
+    assert extract_choice("选项B", CNT) == "B"
+    assert extract_choice("答案：A 或 B", CNT) is None
+    assert extract_choice("I'd say (a) or (b).", CNT) is None
