@@ -114,3 +114,29 @@ def test_tiny_llava_hf_end_to_end(tmp_path: Path, tiny_llava_dir: Path, mini: da
     assert m["unreadable_rate"] == pytest.approx(recomputed.unreadable_rate)
     assert not math.isnan(m["question_accuracy"])
     assert "llava_hf" in run.results["config"]["model"]
+
+
+def test_raw_layout_built_then_evaluated_by_lmms_eval(tmp_path: Path) -> None:
+    """raw MMVP layout -> `rsmmvp build` -> a user task YAML reusing our template -> lmms-eval loads and scores it."""
+    from rawfixture import make_raw_layout
+    from rsmmvp_tasks.cli import main
+    from rsmmvp_tasks.paths import tasks_dir
+
+    built = tmp_path / "built"
+    assert main(["build", "--raw", str(make_raw_layout(tmp_path / "raw")), "--out", str(built)]) == 0
+    tasks = tmp_path / "my_tasks"
+    tasks.mkdir()
+    (tasks / "my_rs.yaml").write_text(
+        "task: my_rs_roundtrip\n"
+        f"include: {tasks_dir() / 'rsmmvp' / '_default_template_yaml'}\n"
+        "dataset_path: parquet\n"
+        f"dataset_kwargs:\n  data_files:\n    test: {built / 'data' / 'test-00000-of-00001.parquet'}\n"
+        "test_split: test\n"
+    )
+    run = run_lmms_eval(["--model", "dummy", "--model_args", "response=(a)", "--tasks", "my_rs_roundtrip",
+                         "--include_path", str(tasks)], tmp_path / "run")
+    m = _assert_complete_metrics(run, "my_rs_roundtrip")
+    ds = datasets.load_dataset(str(built), split="test")
+    assert m["question_accuracy"] == pytest.approx(sum(a == "A" for a in ds["answer"]) / len(ds))
+    assert m["pair_accuracy"] == 0.0 and m["incomplete_pairs"] == 0
+    assert run.results["n-samples"]["my_rs_roundtrip"]["effective"] == len(ds) == 10

@@ -1,0 +1,117 @@
+"""The dataset card (``README.md`` with a YAML header) written next to a built RSMMVP dataset.
+
+The header makes ``datasets.load_dataset(folder)`` and the hub's viewer find the parquet
+(``configs``), and states license, task category, size and features; the body describes the
+columns, counts pairs and questions per visual pattern, and cites RSMMVP and MMVP.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from rsmmvp_tasks.schema import PATTERNS, features
+
+__all__ = ["CardInfo", "render_card", "CITATIONS", "PARQUET_GLOB"]
+
+#: where build writes the parquet, relative to the dataset folder (the card's data_files)
+PARQUET_GLOB = "data/test-*.parquet"
+
+CITATIONS = """\
+@article{adejumo2025rsmmvp,
+  title   = {A Vision Centric Remote Sensing Benchmark},
+  author  = {Adejumo, Abduljaleel and Yeganli, Faegheh and Broni-bediako, Clifford and Xiao, Aoran and Yokoya, Naoto and Siam, Mennatullah},
+  journal = {arXiv preprint arXiv:2503.15816},
+  year    = {2025}
+}
+@inproceedings{tong2024eyes,
+  title     = {Eyes Wide Shut? Exploring the Visual Shortcomings of Multimodal LLMs},
+  author    = {Tong, Shengbang and Liu, Zhuang and Zhai, Yuexiang and Ma, Yi and LeCun, Yann and Xie, Saining},
+  booktitle = {CVPR},
+  year      = {2024},
+  note      = {arXiv:2401.06209}
+}"""
+
+_COLUMNS = [
+    ("index", "int", "unique row id"),
+    ("pair_id", "string", "shared by the two rows (images) of a pair"),
+    ("question", "string", "the question, identical within a pair"),
+    ("options", "list of string", "answer options, in letter order (A, B, ...)"),
+    ("answer", "string", "the correct option letter; opposite within a pair"),
+    ("pattern", "string", "visual pattern: " + ", ".join(PATTERNS)),
+    ("image", "image", "the image the question is about (bytes embedded)"),
+    ("source", "string", "provenance of the image (optional)"),
+    ("clip_similarity", "float", "CLIP cosine similarity of the pair's images (mined pairs)"),
+    ("ssl_similarity", "float", "self-supervised (DINOv2) cosine similarity (mined pairs)"),
+    ("encoders", "string", "encoders used for mining, clip=<id>;ssl=<id>"),
+]
+
+
+@dataclass
+class CardInfo:
+    """What the card says beyond what the data shows."""
+
+    pretty_name: str = "RSMMVP-format dataset"
+    description: str = "Remote-sensing CLIP-blind pairs with one two-option question per pair (RSMMVP format)."
+    license: str = "cc-by-4.0"
+    attribution: str | None = None
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def render_card(rows: list[dict[str, Any]], info: CardInfo) -> str:
+    """The README.md text for a dataset whose rows (image column not needed) are ``rows``."""
+    header = {
+        "license": info.license,
+        "pretty_name": info.pretty_name,
+        "task_categories": ["visual-question-answering"],
+        "language": ["en"],
+        "size_categories": [_size_category(len(rows))],
+        "tags": ["remote-sensing", "mmvp", "clip-blind-pairs", "rsmmvp"],
+        "configs": [{"config_name": "default", "data_files": [{"split": "test", "path": PARQUET_GLOB}]}],
+        "dataset_info": {
+            "features": features()._to_yaml_list(),
+            "splits": [{"name": "test", "num_examples": len(rows)}],
+        },
+    }
+    questions = Counter(r["pattern"] for r in rows)
+    pair_pattern = {r["pair_id"]: r["pattern"] for r in rows}
+    pairs = Counter(pair_pattern.values())
+    lines = [
+        "---",
+        yaml.safe_dump(header, sort_keys=False).strip(),
+        "---",
+        "",
+        f"# {info.pretty_name}",
+        "",
+        info.description,
+        "",
+        f"{len(pair_pattern)} pairs, {len(rows)} questions, one split (`test`). A pair counts as solved only if "
+        "every question of it is answered right (pair accuracy; chance is 25% for two 2-option questions). "
+        "Evaluate with the `rsmmvp` lmms-eval task suite.",
+        "",
+        "## Columns",
+        "",
+        "| column | type | meaning |",
+        "|---|---|---|",
+        *[f"| `{name}` | {dtype} | {meaning} |" for name, dtype, meaning in _COLUMNS],
+        "",
+        "## Visual patterns",
+        "",
+        "| pattern | pairs | questions |",
+        "|---|---:|---:|",
+        *[f"| {PATTERNS.get(p, p)} (`{p}`) | {pairs[p]} | {questions[p]} |" for p in sorted(questions)],
+        "",
+    ]
+    if info.attribution:
+        lines += ["## Attribution", "", info.attribution, ""]
+    lines += ["## Citation", "", "```bibtex", CITATIONS, "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""``rsmmvp validate PATH_OR_HUB_ID``: list every contract violation; exit 1 if there is any."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check a dataset against the RSMMVP contract (lists every violation)",
+        description="Check a built folder, parquet file, save_to_disk folder, raw MMVP-style layout or hub "
+        "dataset id against the RSMMVP contract. Prints every violation with its row; exits 1 if there is any. "
+        "Never changes the data.",
+    )
+    p.add_argument("source", help="path or hub dataset id (ORG/NAME)")
+    p.add_argument("--pair-size", type=int, default=2, help="rows per pair (default 2)")
+    p.add_argument("--no-images", action="store_true", help="skip decoding the images")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rsmmvp_tasks.hub import resolve_source
+    from rsmmvp_tasks.loading import load_rsmmvp
+    from rsmmvp_tasks.raw import read_raw
+    from rsmmvp_tasks.validate import validate_dataset
+
+    path = resolve_source(args.source)
+    is_raw = path.is_dir() and not any((path / m).exists() for m in ("state.json", "disk", "data"))
+    data = read_raw(path, pair_size=args.pair_size) if is_raw else load_rsmmvp(path)
+    report = validate_dataset(data, pair_size=args.pair_size, check_images=not args.no_images)
+    print(f"{args.source}: {report.format()}")
+    return 0 if report.ok else 1

@@ -1,0 +1,143 @@
+"""Building: raw -> validated folder with embedded image bytes, card, loaders, hub push and hub conversion."""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+from pathlib import Path
+
+import datasets
+import pytest
+import yaml
+from PIL import Image
+
+from rawfixture import make_raw_layout
+from rsmmvp_tasks.build import ValidationFailed, build_from_raw
+from rsmmvp_tasks.card import CardInfo
+from rsmmvp_tasks.cli import main
+from rsmmvp_tasks.hub import HubSourceError, push_folder, resolve_source
+from rsmmvp_tasks.loading import load_rsmmvp, process_hub_docs
+
+
+def _plain(ds: datasets.Dataset) -> list[tuple]:
+    return [(r["index"], r["pair_id"], r["question"], tuple(r["options"]), r["answer"], r["pattern"]) for r in ds.remove_columns("image")]
+
+
+@pytest.fixture()
+def built(tmp_path: Path) -> tuple[Path, datasets.Dataset]:
+    raw = make_raw_layout(tmp_path / "raw")
+    out = tmp_path / "out"
+    ds = build_from_raw(raw, out, card=CardInfo(pretty_name="Test set", attribution="Drawn by the tests."))
+    shutil.rmtree(raw)  # nothing may point back at the source images
+    return out, ds
+
+
+def test_round_trip_embeds_image_bytes(built: tuple[Path, datasets.Dataset]) -> None:
+    out, ds = built
+    via_card = datasets.load_dataset(str(out), split="test")
+    via_parquet = datasets.load_dataset("parquet", data_files=str(out / "data" / "test-00000-of-00001.parquet"), split="train")
+    via_disk = datasets.load_from_disk(str(out / "disk"))
+    via_loader = load_rsmmvp(out)
+    reference = _plain(ds)
+    assert len(reference) == 10
+    for loaded in (via_card, via_parquet, via_disk, via_loader):
+        assert _plain(loaded) == reference
+        assert isinstance(loaded.features["image"], datasets.Image)
+        image = loaded[3]["image"]
+        assert image.size == (48, 48)
+    raw_image = via_parquet.cast_column("image", datasets.Image(decode=False))[0]["image"]
+    assert raw_image["bytes"] and Image.open(io.BytesIO(raw_image["bytes"])).size == (48, 48)
+
+
+def test_card_header_counts_and_citations(built: tuple[Path, datasets.Dataset]) -> None:
+    out, _ = built
+    text = (out / "README.md").read_text()
+    header = yaml.safe_load(text.split("---")[1])
+    assert header["task_categories"] == ["visual-question-answering"]
+    assert header["configs"][0]["data_files"][0]["path"] == "data/test-*.parquet"
+    assert header["dataset_info"]["splits"][0]["num_examples"] == 10
+    assert "| Quantity and Count (`count`) | 1 | 2 |" in text
+    assert "arXiv:2503.15816" in text and "arXiv:2401.06209" in text and "Drawn by the tests." in text
+
+
+def test_invalid_rows_write_nothing(tmp_path: Path) -> None:
+    raw = make_raw_layout(tmp_path / "raw", defects={"same_answer", "answer_range"})
+    with pytest.raises(ValidationFailed) as err:
+        build_from_raw(raw, tmp_path / "out")
+    assert {"same_answer", "answer_range"} <= err.value.report.codes()
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_build_and_refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = make_raw_layout(tmp_path / "good")
+    assert main(["build", "--raw", str(good), "--out", str(tmp_path / "out"), "--name", "CLI set"]) == 0
+    assert "CLI set" in (tmp_path / "out" / "README.md").read_text()
+    bad = make_raw_layout(tmp_path / "bad", defects={"question_mismatch"})
+    assert main(["build", "--raw", str(bad), "--out", str(tmp_path / "out2")]) == 1
+    assert "[question_mismatch]" in capsys.readouterr().out
+    assert not (tmp_path / "out2").exists()
+
+
+def test_push_uses_the_token_and_never_shows_it(built: tuple[Path, datasets.Dataset], monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = built
+    secret = "hf_SECRETtoken1234567890"
+    calls: list[tuple[str, dict]] = []
+
+    class FakeApi:
+        def __init__(self, token: str | None = None) -> None:
+            calls.append(("init", {"token": token}))
+
+        def create_repo(self, repo_id: str, **kw: object) -> str:
+            calls.append(("create_repo", {"repo_id": repo_id, **kw}))
+            return f"https://hub.example/datasets/{repo_id}"
+
+        def upload_folder(self, **kw: object) -> None:
+            calls.append(("upload_folder", kw))
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setenv("HF_TOKEN", secret)
+    with caplog.at_level(logging.DEBUG):
+        assert main(["build", "--raw", str(make_raw_layout(out.parent / "raw2")), "--out", str(out.parent / "o2"),
+                     "--push", "me/rs-test", "--private"]) == 0
+    assert calls[0] == ("init", {"token": secret})
+    assert calls[1][1]["repo_id"] == "me/rs-test" and calls[1][1]["private"] is True and calls[1][1]["repo_type"] == "dataset"
+    assert calls[2][1]["folder_path"] == str(out.parent / "o2") and calls[2][1]["repo_type"] == "dataset"
+    assert secret not in caplog.text and secret not in capsys.readouterr().out
+
+
+def test_push_without_token_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    with pytest.raises(HubSourceError, match="HF_TOKEN"):
+        push_folder(tmp_path, "me/x")
+
+
+def test_hub_id_offline_names_the_repo_and_the_fix() -> None:
+    with pytest.raises(HubSourceError) as err:
+        resolve_source("nobody-here/not-cached-rsmmvp")
+    assert "nobody-here/not-cached-rsmmvp" in str(err.value) and "download a copy" in str(err.value)
+
+
+def test_process_hub_docs_converts_once_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rsmmvp_tasks.hub as hub
+    import rsmmvp_tasks.raw as raw
+
+    layout = make_raw_layout(tmp_path / "snapshot")
+    monkeypatch.setattr(hub, "resolve_source", lambda repo_id: layout)
+    monkeypatch.setenv("RSMMVP_CACHE", str(tmp_path / "cache"))
+    image_only = datasets.Dataset.from_dict({"image": [str(p) for p in sorted((layout / "MMVP Images").glob("*.jpg"))]})
+    first = process_hub_docs(image_only, "org/rsmmvp")
+    assert _plain(first)[0] == (1, "0", "How many tanks are there?", ("Yes", "No"), "A", "count")
+    calls = []
+    real = raw.read_raw
+    monkeypatch.setattr(raw, "read_raw", lambda *a, **k: calls.append(a) or real(*a, **k))
+    second = process_hub_docs(image_only, "org/rsmmvp")
+    assert calls == [] and _plain(second) == _plain(first)
+    contract = process_hub_docs(first, "org/rsmmvp")  # already in the contract: used as is
+    assert _plain(contract) == _plain(first)
