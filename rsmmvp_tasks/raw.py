@@ -30,14 +30,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.schema import PAIR_SIZE, normalize_pattern, option_letters
+from rsmmvp_tasks.schema import IMAGE_SUFFIXES, PAIR_SIZE, normalize_pattern, option_letters
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["RawLayoutError", "COLUMN_ALIASES", "read_raw", "find_table", "parse_options", "parse_answer"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".xlsx")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
 #: contract field -> accepted column names (compared lower-case, with _ and - read as spaces)
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {

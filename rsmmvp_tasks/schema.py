@@ -37,6 +37,7 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "PATTERNS",
     "PAIR_SIZE",
+    "IMAGE_SUFFIXES",
     "option_letters",
     "letter_to_index",
     "normalize_pattern",
@@ -51,6 +52,9 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("source", "clip_similarity", "ssl_similarit
 
 #: Rows per pair in MMVP and RSMMVP.
 PAIR_SIZE = 2
+
+#: Image file types read from folders (raw layouts, mining sources), compared lower-case.
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
 #: Canonical pattern name -> human-readable description (MMVP's names where they exist).
 PATTERNS: dict[str, str] = {

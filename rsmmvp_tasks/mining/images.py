@@ -5,7 +5,7 @@ Sources (the ``IMAGES`` argument of ``rsmmvp embed``)
 ==================================  ===================================================  =========================
 spec                                images                                               image id
 ==================================  ===================================================  =========================
-a folder                            ``*.jpg *.jpeg *.png *.tif *.tiff`` (any case),      path relative to the
+a folder                            ``schema.IMAGE_SUFFIXES`` (any case),                path relative to the
                                     recursively, sorted                                  folder (POSIX ``/``)
 a ``.txt`` file                     one path per line (blank lines and ``#`` comments    the line as written
                                     skipped); relative paths resolve against the file's
@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rsmmvp_tasks.schema import IMAGE_SUFFIXES
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "Batch",
@@ -53,7 +55,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: File suffixes a folder source picks up (compared lower-case).
-IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
 
 class ImageSourceError(ValueError):
