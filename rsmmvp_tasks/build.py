@@ -24,7 +24,7 @@ from rsmmvp_tasks.validate import ValidationReport, validate_dataset
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ValidationFailed", "rows_to_dataset", "build_dataset", "build_from_raw"]
+__all__ = ["ValidationFailed", "build_dataset", "build_from_raw", "rows_to_dataset"]
 
 PARQUET_NAME = "data/test-00000-of-00001.parquet"
 
@@ -60,9 +60,11 @@ def _image_bytes(image: Any) -> dict[str, Any]:
 def rows_to_dataset(rows: list[dict[str, Any]]) -> Any:
     """Contract rows -> a :class:`datasets.Dataset` with the contract features, sorted by index."""
     import datasets
+    from tqdm.auto import tqdm
 
     records = []
-    for row in sorted(rows, key=lambda r: int(r["index"])):
+    ordered = sorted(rows, key=lambda r: int(r["index"]))
+    for row in tqdm(ordered, desc="reading images", unit="img", disable=len(ordered) < 500):
         record = {k: row.get(k) for k in ("index", "pair_id", "question", "options", "answer", "pattern")}
         record["index"] = int(record["index"])
         record["pair_id"] = str(record["pair_id"])
@@ -74,8 +76,9 @@ def rows_to_dataset(rows: list[dict[str, Any]]) -> Any:
     return datasets.Dataset.from_list(records, features=features())
 
 
-def build_dataset(rows: list[dict[str, Any]], out_dir: str | Path, *, card: CardInfo | None = None,
-                  pair_size: int = PAIR_SIZE) -> Any:
+def build_dataset(
+    rows: list[dict[str, Any]], out_dir: str | Path, *, card: CardInfo | None = None, pair_size: int = PAIR_SIZE
+) -> Any:
     """Validate ``rows``, then write the dataset folder (see the module docstring); returns the Dataset."""
     report = validate_dataset(rows, pair_size=pair_size)
     if not report.ok:
@@ -84,17 +87,21 @@ def build_dataset(rows: list[dict[str, Any]], out_dir: str | Path, *, card: Card
     ds = rows_to_dataset(rows)
     parquet = out / PARQUET_NAME
     parquet.parent.mkdir(parents=True, exist_ok=True)
+    for stale in parquet.parent.glob("test-*.parquet"):  # an earlier build's shards would be loaded too
+        logger.info("removing %s from an earlier build", stale)
+        stale.unlink()
     ds.to_parquet(str(parquet))
     if (out / "disk").exists():
         shutil.rmtree(out / "disk")
     ds.save_to_disk(str(out / "disk"))
-    (out / "README.md").write_text(render_card(ds.remove_columns("image").to_list(), card or CardInfo()), encoding="utf-8")
+    (out / "README.md").write_text(render_card(ds, card or CardInfo()), encoding="utf-8")
     logger.info("wrote %d rows (%d pairs) to %s", len(ds), report.n_pairs, out)
     return ds
 
 
-def build_from_raw(raw: str | Path, out_dir: str | Path, *, card: CardInfo | None = None,
-                   pair_size: int = PAIR_SIZE) -> Any:
+def build_from_raw(
+    raw: str | Path, out_dir: str | Path, *, card: CardInfo | None = None, pair_size: int = PAIR_SIZE
+) -> Any:
     """A raw MMVP-style layout (folder or hub id) -> a validated dataset folder."""
     from rsmmvp_tasks.hub import resolve_source
     from rsmmvp_tasks.raw import read_raw

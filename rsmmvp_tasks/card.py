@@ -15,7 +15,7 @@ import yaml
 
 from rsmmvp_tasks.schema import PATTERNS, features
 
-__all__ = ["CardInfo", "render_card", "CITATIONS", "PARQUET_GLOB"]
+__all__ = ["CITATIONS", "PARQUET_GLOB", "CardInfo", "render_card"]
 
 #: where build writes the parquet, relative to the dataset folder (the card's data_files)
 PARQUET_GLOB = "data/test-*.parquet"
@@ -35,19 +35,20 @@ CITATIONS = """\
   note      = {arXiv:2401.06209}
 }"""
 
-_COLUMNS = [
-    ("index", "int", "unique row id"),
-    ("pair_id", "string", "shared by the two rows (images) of a pair"),
-    ("question", "string", "the question, identical within a pair"),
-    ("options", "list of string", "answer options, in letter order (A, B, ...)"),
-    ("answer", "string", "the correct option letter; opposite within a pair"),
-    ("pattern", "string", "visual pattern: " + ", ".join(PATTERNS)),
-    ("image", "image", "the image the question is about (bytes embedded)"),
-    ("source", "string", "provenance of the image (optional)"),
-    ("clip_similarity", "float", "CLIP cosine similarity of the pair's images (mined pairs)"),
-    ("ssl_similarity", "float", "self-supervised (DINOv2) cosine similarity (mined pairs)"),
-    ("encoders", "string", "encoders used for mining, clip=<id>;ssl=<id>"),
-]
+#: column -> meaning on the card (types come from :func:`rsmmvp_tasks.schema.features`)
+_MEANINGS: dict[str, str] = {
+    "index": "unique row id",
+    "pair_id": "shared by the two rows (images) of a pair",
+    "question": "the question, identical within a pair",
+    "options": "answer options, in letter order (A, B, ...)",
+    "answer": "the correct option letter; opposite within a pair",
+    "pattern": "visual pattern: " + ", ".join(PATTERNS),
+    "image": "the image the question is about (bytes embedded)",
+    "source": "provenance of the image (optional)",
+    "clip_similarity": "CLIP cosine similarity of the pair's images (mined pairs)",
+    "ssl_similarity": "self-supervised (DINOv2) cosine similarity (mined pairs)",
+    "encoders": "encoders used for mining, clip=<id>;ssl=<id>",
+}
 
 
 @dataclass
@@ -57,7 +58,20 @@ class CardInfo:
     pretty_name: str = "RSMMVP-format dataset"
     description: str = "Remote-sensing CLIP-blind pairs with one two-option question per pair (RSMMVP format)."
     license: str = "cc-by-4.0"
+    #: provenance / image licenses (e.g. "Images from GeoChat_Instruct ..."), a section of its own
     attribution: str | None = None
+    #: extra BibTeX entries, appended after RSMMVP's and MMVP's
+    citations: str | None = None
+
+
+def _dtype(feature: Any) -> str:
+    """A feature's type in words: ``int64``, ``string``, ``list of string``, ``image``."""
+    if hasattr(feature, "dtype") and type(feature).__name__ == "Value":
+        return str(feature.dtype)
+    inner = getattr(feature, "feature", None)
+    if inner is not None:
+        return f"list of {_dtype(inner)}"
+    return type(feature).__name__.lower()
 
 
 def _size_category(n: int) -> str:
@@ -67,8 +81,12 @@ def _size_category(n: int) -> str:
     return "n>1M"
 
 
-def render_card(rows: list[dict[str, Any]], info: CardInfo) -> str:
-    """The README.md text for a dataset whose rows (image column not needed) are ``rows``."""
+def render_card(data: Any, info: CardInfo | None = None) -> str:
+    """The README.md text for ``data``: a :class:`datasets.Dataset` or contract rows (images not needed)."""
+    info = info or CardInfo()
+    if hasattr(data, "column_names"):
+        data = data.remove_columns([c for c in data.column_names if c == "image"]).to_list()
+    rows: list[dict[str, Any]] = list(data)
     header = {
         "license": info.license,
         "pretty_name": info.pretty_name,
@@ -94,15 +112,17 @@ def render_card(rows: list[dict[str, Any]], info: CardInfo) -> str:
         "",
         info.description,
         "",
-        f"{len(pair_pattern)} pairs, {len(rows)} questions, one split (`test`). A pair counts as solved only if "
-        "every question of it is answered right (pair accuracy; chance is 25% for two 2-option questions). "
-        "Evaluate with the `rsmmvp` lmms-eval task suite.",
+        (
+            f"{len(pair_pattern)} pairs, {len(rows)} questions, one split (`test`). A pair counts as solved only "
+            "if every question of it is answered right (pair accuracy; chance is 25% for two 2-option questions). "
+            "Evaluate with the `rsmmvp` lmms-eval task suite."
+        ),
         "",
         "## Columns",
         "",
         "| column | type | meaning |",
         "|---|---|---|",
-        *[f"| `{name}` | {dtype} | {meaning} |" for name, dtype, meaning in _COLUMNS],
+        *[f"| `{name}` | {_dtype(feature)} | {_MEANINGS.get(name, '')} |" for name, feature in features().items()],
         "",
         "## Visual patterns",
         "",
@@ -113,5 +133,6 @@ def render_card(rows: list[dict[str, Any]], info: CardInfo) -> str:
     ]
     if info.attribution:
         lines += ["## Attribution", "", info.attribution, ""]
-    lines += ["## Citation", "", "```bibtex", CITATIONS, "```", ""]
+    bibtex = CITATIONS + ("\n" + info.citations.strip() if info.citations else "")
+    lines += ["## Citation", "", "```bibtex", bibtex, "```", ""]
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HUB_REPO_ID", "HubSourceError", "resolve_source", "push_folder"]
+__all__ = ["HUB_REPO_ID", "HubSourceError", "push_folder", "resolve_source"]
 
 #: the published benchmark (images from GeoChat_Instruct), as the rsmmvp task loads it
 HUB_REPO_ID = "IVUlab/RSMMVP"
@@ -47,7 +47,9 @@ def resolve_source(path_or_id: str | os.PathLike[str]) -> Path:
         ) from exc
 
 
-def push_folder(folder: str | os.PathLike[str], repo_id: str, *, private: bool = False, token: str | None = None) -> str:
+def push_folder(
+    folder: str | os.PathLike[str], repo_id: str, *, private: bool = False, token: str | None = None
+) -> str:
     """Upload ``folder`` to the dataset repo ``repo_id`` (created if needed); returns its URL."""
     from huggingface_hub import HfApi, get_token
 
@@ -59,6 +61,10 @@ def push_folder(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
     api = HfApi(token=token)
     url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     logger.info("uploading %s to the dataset repo %s", folder, repo_id)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                      commit_message="Upload RSMMVP-format dataset (rsmmvp build)")
+    api.upload_folder(
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Upload RSMMVP-format dataset (rsmmvp build)",
+    )
     return str(url)

@@ -25,7 +25,10 @@ from rsmmvp_tasks.answers import extract_choice
 from rsmmvp_tasks.schema import PATTERNS, REQUIRED_COLUMNS
 from rsmmvp_tasks.scoring import Scores, format_pattern_table, score
 
-logger = logging.getLogger(__name__)
+try:  # lmms-eval logs through loguru; its CLI shows nothing of stdlib logging below WARNING
+    from loguru import logger as _log
+except ImportError:  # pragma: no cover - loguru comes with lmms-eval
+    _log = logging.getLogger(__name__)  # type: ignore[assignment]
 
 #: headline metrics, in the order of the task template's metric_list
 HEADLINE_METRICS: tuple[str, ...] = (
@@ -101,7 +104,7 @@ def aggregate_question_accuracy_ci_high(items: list[Mapping[str, Any]]) -> float
 def aggregate_pair_accuracy(items: list[Mapping[str, Any]]) -> float | None:
     """Pair accuracy; also logs the incomplete-pair warning and the per-pattern table (once per run)."""
     scores: Scores = score(items, warn_incomplete=True)
-    logger.info("rsmmvp pair accuracy per visual pattern:\n%s", format_pattern_table(scores))
+    _log.info("rsmmvp pair accuracy per visual pattern:\n" + format_pattern_table(scores))
     return _nan_to_none(scores.pair_accuracy)
 
 

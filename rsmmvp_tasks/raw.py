@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from rsmmvp_tasks.schema import IMAGE_SUFFIXES, PAIR_SIZE, normalize_pattern, op
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RawLayoutError", "COLUMN_ALIASES", "read_raw", "find_table", "parse_options", "parse_answer"]
+__all__ = ["COLUMN_ALIASES", "RawLayoutError", "find_table", "parse_answer", "parse_options", "read_raw"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".xlsx")
 
@@ -107,7 +108,7 @@ def find_table(root: Path) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
     for path in tables:
         try:
             frame = _read_table(path)
-        except Exception as exc:  # a table we cannot read is one candidate less
+        except Exception as exc:  # noqa: BLE001 - a table we cannot read is one candidate less, reported
             problems.append(f"{path.relative_to(root)}: unreadable ({type(exc).__name__}: {exc})")
             continue
         mapping, option_cols = _map_columns(list(frame.columns))
@@ -118,7 +119,9 @@ def find_table(root: Path) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
             logger.info("question table: %s (%d rows)", path, len(frame))
             return path, frame, mapping, option_cols
         problems.append(f"{path.relative_to(root)}: columns {list(frame.columns)} lack {missing}")
-    shown = [str(p.relative_to(root)) for p in files[:30]] + ([f"... (+{len(files) - 30} more)"] if len(files) > 30 else [])
+    shown = [str(p.relative_to(root)) for p in files[:30]] + (
+        [f"... (+{len(files) - 30} more)"] if len(files) > 30 else []
+    )
     raise RawLayoutError(
         f"no question table found under {root}.\n"
         f"Expected a {'/'.join(TABLE_SUFFIXES)} file with columns like Index, Question, Options "
@@ -172,7 +175,7 @@ def _cell(row: Any, column: str | None) -> Any:
     if column is None:
         return None
     value = row[column]
-    return None if value is None or (isinstance(value, float) and value != value) else value
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 def read_raw(root: str | Path, *, pair_size: int = PAIR_SIZE) -> list[dict[str, Any]]:
@@ -186,7 +189,10 @@ def read_raw(root: str | Path, *, pair_size: int = PAIR_SIZE) -> list[dict[str, 
     for position, (_, row) in enumerate(frame.iterrows(), start=1):
         raw_index = _cell(row, mapping["index"])
         try:
-            index = int(str(raw_index).strip())
+            number = float(str(raw_index).strip())  # "3", 3, "3.0" (spreadsheets) -> 3
+            if not number.is_integer():
+                raise ValueError
+            index = int(number)
         except ValueError:
             raise RawLayoutError(f"{table_path}, table row {position}: index {raw_index!r} is not an integer") from None
         if "options" in mapping:
@@ -196,7 +202,11 @@ def read_raw(root: str | Path, *, pair_size: int = PAIR_SIZE) -> list[dict[str, 
             options = [o for o in options if o]
         pattern_raw = str(_cell(row, mapping.get("pattern")) or "").strip()
         image_name = _cell(row, mapping.get("image"))
-        keys = [str(image_name).strip().lower(), Path(str(image_name)).name.lower(), Path(str(image_name)).stem.lower()] if image_name else [str(index)]
+        keys = (
+            [str(image_name).strip().lower(), Path(str(image_name)).name.lower(), Path(str(image_name)).stem.lower()]
+            if image_name
+            else [str(index)]
+        )
         image = next((images[k] for k in keys if k in images), None)
         pair = _cell(row, mapping.get("pair_id"))
         rows.append(
@@ -214,5 +224,7 @@ def read_raw(root: str | Path, *, pair_size: int = PAIR_SIZE) -> list[dict[str, 
                 "encoders": None,
             }
         )
-    logger.info("read %d rows from %s (%d images matched)", len(rows), table_path, sum(r["image"] is not None for r in rows))
+    logger.info(
+        "read %d rows from %s (%d images matched)", len(rows), table_path, sum(r["image"] is not None for r in rows)
+    )
     return rows

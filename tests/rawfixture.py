@@ -1,8 +1,8 @@
 """Draw a raw MMVP-style layout (question table + images) for tests, optionally with planted defects.
 
 ``make_raw_layout(root, defects={...})`` writes ``root/Questions.<fmt>`` and ``root/<image_subdir>/<Index>.jpg``
-for ``n_pairs`` pairs (default 5: rows 0-9, index 1-10), and returns the :data:`PLANTED` rows of the
-requested defects, i.e. where the validator must report each (0-based row, violation code).
+for ``n_pairs`` pairs (default 5: rows 0-9, index 1-10) and returns ``root``. :data:`PLANTED` says where
+the validator must report each defect: (0-based row, violation code).
 """
 
 from __future__ import annotations
@@ -27,8 +27,13 @@ PLANTED: dict[str, tuple[int, str]] = {
 }
 DEFECTS = frozenset(PLANTED)
 PATTERNS = ["count", "presence", "orientation", "color", "position"]
-QUESTIONS = ["How many tanks are there?", "Is there a ship?", "Does the road run east-west?", "Are the roofs red?",
-             "Is the lake on the left?"]
+QUESTIONS = [
+    "How many tanks are there?",
+    "Is there a ship?",
+    "Does the road run east-west?",
+    "Are the roofs red?",
+    "Is the lake on the left?",
+]
 
 
 def _draw(path: Path, k: int, variant: int) -> None:
@@ -43,8 +48,15 @@ def _rows(n_pairs: int, defects: frozenset[str]) -> list[dict]:
     for k in range(n_pairs):
         for variant in range(2):
             i = 2 * k + variant
-            rows.append({"Index": i + 1, "Question": QUESTIONS[k % len(QUESTIONS)], "Options": "(a) Yes (b) No",
-                         "Correct Answer": "(a)" if (i + k) % 2 == 0 else "(b)", "Visual Pattern": PATTERNS[k % len(PATTERNS)]})
+            rows.append(
+                {
+                    "Index": i + 1,
+                    "Question": QUESTIONS[k % len(QUESTIONS)],
+                    "Options": "(a) Yes (b) No",
+                    "Correct Answer": "(a)" if (i + k) % 2 == 0 else "(b)",
+                    "Visual Pattern": PATTERNS[k % len(PATTERNS)],
+                }
+            )
     if "answer_range" in defects:
         rows[0]["Correct Answer"] = "(c)"
     if "empty_options" in defects:
@@ -62,13 +74,27 @@ def _rows(n_pairs: int, defects: frozenset[str]) -> list[dict]:
         rows[8]["Question"] = ""
         rows[9]["Question"] = ""
     if "pair_size" in defects:
-        rows.append({"Index": 2 * n_pairs + 1, "Question": "Is there a dam?", "Options": "(a) Yes (b) No",
-                     "Correct Answer": "(a)", "Visual Pattern": "presence"})
+        rows.append(
+            {
+                "Index": 2 * n_pairs + 1,
+                "Question": "Is there a dam?",
+                "Options": "(a) Yes (b) No",
+                "Correct Answer": "(a)",
+                "Visual Pattern": "presence",
+            }
+        )
     return rows
 
 
-def make_raw_layout(root: Path, *, n_pairs: int = 5, defects: frozenset[str] | set[str] = frozenset(),
-                    table_format: str = "csv", image_subdir: str = "MMVP Images", snake_case: bool = False) -> Path:
+def make_raw_layout(
+    root: Path,
+    *,
+    n_pairs: int = 5,
+    defects: frozenset[str] | set[str] = frozenset(),
+    table_format: str = "csv",
+    image_subdir: str = "MMVP Images",
+    snake_case: bool = False,
+) -> Path:
     """Write the layout under ``root`` (see the module docstring); returns ``root``."""
     import pandas as pd
 

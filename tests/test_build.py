@@ -11,8 +11,8 @@ import datasets
 import pytest
 import yaml
 from PIL import Image
-
 from rawfixture import make_raw_layout
+
 from rsmmvp_tasks.build import ValidationFailed, build_from_raw
 from rsmmvp_tasks.card import CardInfo
 from rsmmvp_tasks.cli import main
@@ -21,7 +21,10 @@ from rsmmvp_tasks.loading import load_rsmmvp, process_hub_docs
 
 
 def _plain(ds: datasets.Dataset) -> list[tuple]:
-    return [(r["index"], r["pair_id"], r["question"], tuple(r["options"]), r["answer"], r["pattern"]) for r in ds.remove_columns("image")]
+    return [
+        (r["index"], r["pair_id"], r["question"], tuple(r["options"]), r["answer"], r["pattern"])
+        for r in ds.remove_columns("image")
+    ]
 
 
 @pytest.fixture()
@@ -36,7 +39,9 @@ def built(tmp_path: Path) -> tuple[Path, datasets.Dataset]:
 def test_round_trip_embeds_image_bytes(built: tuple[Path, datasets.Dataset]) -> None:
     out, ds = built
     via_card = datasets.load_dataset(str(out), split="test")
-    via_parquet = datasets.load_dataset("parquet", data_files=str(out / "data" / "test-00000-of-00001.parquet"), split="train")
+    via_parquet = datasets.load_dataset(
+        "parquet", data_files=str(out / "data" / "test-00000-of-00001.parquet"), split="train"
+    )
     via_disk = datasets.load_from_disk(str(out / "disk"))
     via_loader = load_rsmmvp(out)
     reference = _plain(ds)
@@ -59,6 +64,10 @@ def test_card_header_counts_and_citations(built: tuple[Path, datasets.Dataset]) 
     assert header["dataset_info"]["splits"][0]["num_examples"] == 10
     assert "| Quantity and Count (`count`) | 1 | 2 |" in text
     assert "arXiv:2503.15816" in text and "arXiv:2401.06209" in text and "Drawn by the tests." in text
+    from rsmmvp_tasks.schema import features
+
+    assert all(f"| `{column}` |" in text for column in features())
+    assert "| `options` | list of string |" in text
 
 
 def test_invalid_rows_write_nothing(tmp_path: Path) -> None:
@@ -79,8 +88,12 @@ def test_cli_build_and_refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert not (tmp_path / "out2").exists()
 
 
-def test_push_uses_the_token_and_never_shows_it(built: tuple[Path, datasets.Dataset], monkeypatch: pytest.MonkeyPatch,
-                                                caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+def test_push_uses_the_token_and_never_shows_it(
+    built: tuple[Path, datasets.Dataset],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out, _ = built
     secret = "hf_SECRETtoken1234567890"
     calls: list[tuple[str, dict]] = []
@@ -101,12 +114,30 @@ def test_push_uses_the_token_and_never_shows_it(built: tuple[Path, datasets.Data
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     monkeypatch.setenv("HF_TOKEN", secret)
     with caplog.at_level(logging.DEBUG):
-        assert main(["build", "--raw", str(make_raw_layout(out.parent / "raw2")), "--out", str(out.parent / "o2"),
-                     "--push", "me/rs-test", "--private"]) == 0
+        assert (
+            main(
+                [
+                    "build",
+                    "--raw",
+                    str(make_raw_layout(out.parent / "raw2")),
+                    "--out",
+                    str(out.parent / "o2"),
+                    "--push",
+                    "me/rs-test",
+                    "--private",
+                ]
+            )
+            == 0
+        )
     assert calls[0] == ("init", {"token": secret})
-    assert calls[1][1]["repo_id"] == "me/rs-test" and calls[1][1]["private"] is True and calls[1][1]["repo_type"] == "dataset"
+    assert (
+        calls[1][1]["repo_id"] == "me/rs-test"
+        and calls[1][1]["private"] is True
+        and calls[1][1]["repo_type"] == "dataset"
+    )
     assert calls[2][1]["folder_path"] == str(out.parent / "o2") and calls[2][1]["repo_type"] == "dataset"
-    assert secret not in caplog.text and secret not in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert secret not in caplog.text and secret not in captured.out and secret not in captured.err
 
 
 def test_push_without_token_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,14 +156,14 @@ def test_hub_id_offline_names_the_repo_and_the_fix() -> None:
 
 
 def test_process_hub_docs_converts_once_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rsmmvp_tasks.hub as hub
-    import rsmmvp_tasks.raw as raw
+    from rsmmvp_tasks import hub, raw
 
     layout = make_raw_layout(tmp_path / "snapshot")
     monkeypatch.setattr(hub, "resolve_source", lambda repo_id: layout)
     monkeypatch.setenv("RSMMVP_CACHE", str(tmp_path / "cache"))
     image_only = datasets.Dataset.from_dict({"image": [str(p) for p in sorted((layout / "MMVP Images").glob("*.jpg"))]})
     first = process_hub_docs(image_only, "org/rsmmvp")
+    assert len(list((tmp_path / "cache" / "org__rsmmvp").glob("*/state.json"))) == 1
     assert _plain(first)[0] == (1, "0", "How many tanks are there?", ("Yes", "No"), "A", "count")
     calls = []
     real = raw.read_raw
@@ -141,3 +172,77 @@ def test_process_hub_docs_converts_once_and_caches(tmp_path: Path, monkeypatch: 
     assert calls == [] and _plain(second) == _plain(first)
     contract = process_hub_docs(first, "org/rsmmvp")  # already in the contract: used as is
     assert _plain(contract) == _plain(first)
+
+
+def test_cli_build_from_mined_pairs_and_annotations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from mined_pairs import CLIP_ID, annotation, make_pairs
+
+    from rsmmvp_tasks.mining.annotations import file_sha256
+
+    pairs = make_pairs(tmp_path / "mined", n=2, fmt="csv")
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps({"pairs_sha256": file_sha256(pairs), "annotations": [annotation(1), annotation(2)]}))
+    out = tmp_path / "out"
+    assert main(["build", "--pairs", str(pairs), "--annotations", str(ann), "--out", str(out)]) == 0
+    assert "4 questions written" in capsys.readouterr().out
+    ds = datasets.load_dataset(str(out), split="test")
+    assert [(r["pair_id"], r["answer"]) for r in ds.remove_columns("image")] == [
+        ("pair-0001", "B"),
+        ("pair-0001", "A"),
+        ("pair-0002", "B"),
+        ("pair-0002", "A"),
+    ]
+    assert ds[0]["encoders"].startswith(f"clip={CLIP_ID}") and ds[1]["image"].size == (320, 240)
+    with pytest.raises(SystemExit, match="--annotations"):
+        main(["build", "--pairs", str(pairs), "--out", str(tmp_path / "o2")])
+    assert not (tmp_path / "o2").exists()
+
+
+def test_validate_cli_on_the_built_folder(
+    built: tuple[Path, datasets.Dataset], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = built
+    for target in (out, out / "disk", out / "data" / "test-00000-of-00001.parquet"):
+        assert main(["validate", str(target)]) == 0
+        assert "10 rows, 5 pairs: no violation" in capsys.readouterr().out
+
+
+def test_load_raw_layout_and_its_fatal_violations(tmp_path: Path) -> None:
+    ds = load_rsmmvp(make_raw_layout(tmp_path / "ok"))
+    assert len(ds) == 10 and ds[0]["image"].size == (48, 48) and ds[0]["answer"] == "A"
+    tolerated = load_rsmmvp(make_raw_layout(tmp_path / "pattern", defects={"unknown_pattern"}))
+    assert tolerated[3]["pattern"] == "weather"  # logged, not fatal: MMVP's own table has no pattern column
+    with pytest.raises(ValidationFailed) as err:
+        load_rsmmvp(make_raw_layout(tmp_path / "bad", defects={"image_missing", "unknown_pattern"}))
+    assert err.value.report.codes() == {"image_missing"}
+
+
+def test_card_from_a_dataset_with_extra_citation(built: tuple[Path, datasets.Dataset]) -> None:
+    from rsmmvp_tasks.card import render_card
+
+    _, ds = built
+    text = render_card(ds, CardInfo(pretty_name="X", citations="@misc{extra2026, title={Extra}}"))
+    assert "size_categories:\n- n<1K" in text and "@misc{extra2026" in text
+    assert "| Presence of Specific Features (`presence`) | 1 | 2 |" in text
+
+
+def test_process_hub_docs_refuses_unusable_hub_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rsmmvp_tasks import hub
+
+    layout = make_raw_layout(tmp_path / "snapshot", defects={"image_unreadable"})
+    monkeypatch.setattr(hub, "resolve_source", lambda repo_id: layout)
+    monkeypatch.setenv("RSMMVP_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ValidationFailed, match="image_unreadable"):
+        process_hub_docs(datasets.Dataset.from_dict({"image": ["x"]}), "org/rsmmvp")
+    assert not any((tmp_path / "cache").rglob("state.json"))  # nothing half-converted is cached
+
+
+def test_rebuild_replaces_earlier_shards(built: tuple[Path, datasets.Dataset], tmp_path: Path) -> None:
+    out, ds = built
+    stale = out / "data" / "test-00000-of-00002.parquet"
+    shutil.copy(out / "data" / "test-00000-of-00001.parquet", stale)
+    build_from_raw(make_raw_layout(tmp_path / "raw_again", n_pairs=3), out)
+    assert not stale.exists()
+    assert len(datasets.load_dataset(str(out), split="test")) == 6

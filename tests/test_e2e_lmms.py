@@ -62,6 +62,9 @@ def test_dummy_always_a_without_include_path(tmp_path: Path, mini: datasets.Data
     assert all(m[k] is None for k in absent)
     assert run.results["n-samples"]["rsmmvp_mini"]["effective"] == len(mini)
     assert "pair_accuracy" in run.output and "question_accuracy" in run.output  # printed table
+    assert "rsmmvp pair accuracy per visual pattern" in run.output
+    n_orientation = len({r["pair_id"] for r in mini.remove_columns("image") if r["pattern"] == "orientation"})
+    assert f"| Orientation and Direction | {n_orientation} | 0.0000 |" in run.output
 
 
 def test_include_path_from_checkout_and_limit_reports_incomplete_pair(tmp_path: Path, mini: datasets.Dataset) -> None:

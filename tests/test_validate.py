@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from rawfixture import DEFECTS, PLANTED, make_raw_layout
+
 from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.raw import read_raw
 from rsmmvp_tasks.validate import CODES, validate_dataset
@@ -75,3 +75,34 @@ def test_image_variants(tmp_path: Path) -> None:
     assert validate_dataset(as_bytes).ok
     as_dict = [{**r, "image": {"bytes": None, "path": img_path + ".gone"}} for r in rows]
     assert validate_dataset(as_dict).codes() == {"image_missing"}
+
+
+def test_options_mismatch_and_violation_fields(tmp_path: Path) -> None:
+    rows = read_raw(make_raw_layout(tmp_path))
+    rows[3]["options"] = ["No", "Yes"]
+    report = validate_dataset(rows, check_images=False)
+    (violation,) = report.violations
+    assert (violation.row, violation.index, violation.pair_id, violation.code) == (2, 3, "1", "options_mismatch")
+    assert report.format().splitlines()[1].startswith("[options_mismatch] row 2, index 3, pair 1: rows [2, 3]")
+
+
+def test_pair_size_option(tmp_path: Path) -> None:
+    rows = read_raw(make_raw_layout(tmp_path), pair_size=2)
+    report = validate_dataset(rows, pair_size=3, check_images=False)
+    assert report.codes() == {"pair_size"} and len(report.violations) == 5
+
+
+def test_cli_unreadable_source_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "readme.txt").write_text("no table here")
+    assert main(["validate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "readme.txt" in err and "Correct Answer" in err
+    assert main(["validate", "nobody-here/not-cached"]) == 2
+    assert "not in the local hub cache" in capsys.readouterr().err
+
+
+def test_cli_no_images_skips_decoding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    layout = make_raw_layout(tmp_path, defects={"image_unreadable"})
+    assert main(["validate", str(layout)]) == 1
+    assert "[image_unreadable] row 6, index 7, pair 3" in capsys.readouterr().out
+    assert main(["validate", str(layout), "--no-images"]) == 0

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 
-log = logging.getLogger(__name__)
 
-
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "build",
         help="convert a raw layout or annotated pairs into a validated RSMMVP dataset (parquet, card, optional push)",
@@ -26,7 +24,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--license", default="cc-by-4.0", help="license id on the dataset card")
     p.add_argument("--description", default=None, help="dataset card description")
     p.add_argument("--attribution", default=None, help="attribution / provenance text for the card")
-    p.add_argument("--push", metavar="ORG/NAME", help="upload the folder to this hub dataset repo (token: HF_TOKEN or login)")
+    p.add_argument(
+        "--push", metavar="ORG/NAME", help="upload the folder to this hub dataset repo (token: HF_TOKEN or login)"
+    )
     p.add_argument("--private", action="store_true", help="with --push: create the repo private")
     p.set_defaults(func=run)
 
@@ -37,26 +37,38 @@ def run(args: argparse.Namespace) -> int:
 
     if args.pairs is not None and args.annotations is None:
         raise SystemExit("rsmmvp build: --pairs needs --annotations (the file exported by `rsmmvp review`)")
+    from rsmmvp_tasks.hub import HubSourceError, resolve_source
+    from rsmmvp_tasks.raw import RawLayoutError, read_raw
+
     card = CardInfo(pretty_name=args.name, license=args.license, attribution=args.attribution)
     if args.description:
         card.description = args.description
-    if args.raw:
-        from rsmmvp_tasks.hub import resolve_source
-        from rsmmvp_tasks.raw import read_raw
+    try:
+        if args.raw:
+            rows = read_raw(resolve_source(args.raw), pair_size=args.pair_size)
+        else:
+            from rsmmvp_tasks.mining.annotations import rows_from_annotations
 
-        rows = read_raw(resolve_source(args.raw), pair_size=args.pair_size)
-    else:
-        from rsmmvp_tasks.mining.annotations import rows_from_annotations
-
-        rows = rows_from_annotations(args.pairs, args.annotations)
+            rows = rows_from_annotations(args.pairs, args.annotations)
+    except (HubSourceError, RawLayoutError, FileNotFoundError, ValueError) as exc:
+        print(f"rsmmvp build: cannot read the input: {exc}", file=sys.stderr)
+        return 2
     try:
         ds = build_dataset(rows, args.out, card=card, pair_size=args.pair_size)
     except ValidationFailed as exc:
         print(f"rsmmvp build: nothing written; the data breaks the RSMMVP contract:\n{exc.report.format()}")
         return 1
-    print(f"rsmmvp build: {len(ds)} questions written to {args.out} (data/*.parquet, disk/, README.md)")
+    print(
+        f"rsmmvp build: {len(ds)} questions written to {args.out}: data/test-00000-of-00001.parquet "
+        "(images embedded), disk/ (save_to_disk), README.md (dataset card)"
+    )
     if args.push:
         from rsmmvp_tasks.hub import push_folder
 
-        print(f"rsmmvp build: pushed to {push_folder(args.out, args.push, private=args.private)}")
+        try:
+            url = push_folder(args.out, args.push, private=args.private)
+        except HubSourceError as exc:
+            print(f"rsmmvp build: not pushed: {exc}", file=sys.stderr)
+            return 2
+        print(f"rsmmvp build: pushed to {url}")
     return 0

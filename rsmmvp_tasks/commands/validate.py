@@ -1,11 +1,15 @@
-"""``rsmmvp validate PATH_OR_HUB_ID``: list every contract violation; exit 1 if there is any."""
+"""``rsmmvp validate PATH_OR_HUB_ID``: list every contract violation.
+
+Exit status: 0 no violation, 1 violations (all printed), 2 the source cannot be read.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "validate",
         help="check a dataset against the RSMMVP contract (lists every violation)",
@@ -20,14 +24,18 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsmmvp_tasks.hub import resolve_source
-    from rsmmvp_tasks.loading import load_rsmmvp
-    from rsmmvp_tasks.raw import read_raw
+    from rsmmvp_tasks.hub import HubSourceError, resolve_source
+    from rsmmvp_tasks.loading import is_built, load_rsmmvp
+    from rsmmvp_tasks.raw import RawLayoutError, read_raw
     from rsmmvp_tasks.validate import validate_dataset
 
-    path = resolve_source(args.source)
-    is_raw = path.is_dir() and not any((path / m).exists() for m in ("state.json", "disk", "data"))
-    data = read_raw(path, pair_size=args.pair_size) if is_raw else load_rsmmvp(path)
+    try:
+        path = resolve_source(args.source)
+        # a raw layout is read as written (image paths, None where missing) so that every violation shows
+        data = load_rsmmvp(path) if is_built(path) else read_raw(path, pair_size=args.pair_size)
+    except (HubSourceError, RawLayoutError, FileNotFoundError) as exc:
+        print(f"rsmmvp validate: cannot read {args.source}: {exc}", file=sys.stderr)
+        return 2
     report = validate_dataset(data, pair_size=args.pair_size, check_images=not args.no_images)
     print(f"{args.source}: {report.format()}")
     return 0 if report.ok else 1
