@@ -143,3 +143,11 @@ def test_raw_layout_built_then_evaluated_by_lmms_eval(tmp_path: Path) -> None:
     assert m["question_accuracy"] == pytest.approx(sum(a == "A" for a in ds["answer"]) / len(ds))
     assert m["pair_accuracy"] == 0.0 and m["incomplete_pairs"] == 0
     assert run.results["n-samples"]["my_rs_roundtrip"]["effective"] == len(ds) == 10
+
+
+def test_full_task_offline_names_the_missing_hub_repo(tmp_path: Path) -> None:
+    from rsmmvp_tasks.hub import HUB_REPO_ID
+
+    run = run_lmms_eval(["--model", "dummy", "--tasks", "rsmmvp"], tmp_path)
+    assert run.results is None  # nothing scored, nothing pretended
+    assert HUB_REPO_ID in run.output and ("offline" in run.output.lower() or "reach" in run.output.lower())
