@@ -240,7 +240,7 @@ def test_process_hub_docs_refuses_unusable_hub_data(tmp_path: Path, monkeypatch:
 
 
 def test_rebuild_replaces_earlier_shards(built: tuple[Path, datasets.Dataset], tmp_path: Path) -> None:
-    out, ds = built
+    out, _ = built
     stale = out / "data" / "test-00000-of-00002.parquet"
     shutil.copy(out / "data" / "test-00000-of-00001.parquet", stale)
     build_from_raw(make_raw_layout(tmp_path / "raw_again", n_pairs=3), out)
