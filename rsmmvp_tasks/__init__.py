@@ -1,19 +1,84 @@
 """rsmmvp_tasks: the remote-sensing MMVP benchmark as an lmms-eval task suite.
 
-Submodules (import what you need; none of them is imported here, so ``import rsmmvp_tasks``
-stays cheap):
+The package is arranged by who uses it:
 
-- :mod:`rsmmvp_tasks.schema`: the dataset contract.
-- :mod:`rsmmvp_tasks.answers`: reading the chosen option out of a model reply.
-- :mod:`rsmmvp_tasks.scoring`: question/pair accuracy, per-pattern table, bootstrap CIs.
-- :mod:`rsmmvp_tasks.prompts`: doc -> prompt / visual / target for lmms-eval.
-- :mod:`rsmmvp_tasks.lmms_task`: the functions the task YAMLs name (process_docs/results, aggregations).
-- :mod:`rsmmvp_tasks.lmms_hook`: the ``lmms_eval.models`` entry point that makes the tasks visible.
-- :mod:`rsmmvp_tasks.raw`, :mod:`rsmmvp_tasks.validate`, :mod:`rsmmvp_tasks.build`, :mod:`rsmmvp_tasks.card`,
-  :mod:`rsmmvp_tasks.hub`, :mod:`rsmmvp_tasks.loading`: reading, checking, building, publishing and loading data.
-- :mod:`rsmmvp_tasks.mining`: embedding, mining, reviewing and annotating new CLIP-blind pairs.
-- :mod:`rsmmvp_tasks.paths`: where the installed task YAMLs and the embedded sample live.
-- :mod:`rsmmvp_tasks.cli`: the ``rsmmvp`` command.
+- :mod:`rsmmvp_tasks.evaluation` — evaluating a model: answer reading, prompts, scoring, the lmms-eval
+  task functions and the entry-point hook that makes the tasks visible;
+- :mod:`rsmmvp_tasks.dataset` — building datasets: raw layouts, validation, building, the card, the hub,
+  loading;
+- :mod:`rsmmvp_tasks.mining` — mining new CLIP-blind pairs: images, encoders, the embedding store,
+  embedding, search, the PAIRS table, the review page, annotations;
+- at the root: the shared contract (:mod:`~rsmmvp_tasks.schema`), the error types
+  (:mod:`~rsmmvp_tasks.errors`), where things are installed (:mod:`~rsmmvp_tasks.paths`) and the ``rsmmvp``
+  command (:mod:`~rsmmvp_tasks.cli`).
+
+Scripts and notebooks import the public API from here, so internal moves never break them::
+
+    from rsmmvp_tasks import extract_choice, score, validate_dataset, load_rsmmvp, build_dataset, mine_pairs
+
+Names are resolved lazily (PEP 562), so ``import rsmmvp_tasks`` stays cheap: torch, datasets and
+transformers are imported only by the function that needs them.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.2.0"
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # the contract
+    "REQUIRED_COLUMNS": "rsmmvp_tasks.schema",
+    "PATTERNS": "rsmmvp_tasks.schema",
+    "normalize_pattern": "rsmmvp_tasks.schema",
+    "features": "rsmmvp_tasks.schema",
+    # errors
+    "RsmmvpError": "rsmmvp_tasks.errors",
+    # evaluating
+    "extract_choice": "rsmmvp_tasks.evaluation.answers",
+    "is_readable": "rsmmvp_tasks.evaluation.answers",
+    "doc_to_text": "rsmmvp_tasks.evaluation.prompts",
+    "score": "rsmmvp_tasks.evaluation.scoring",
+    "Scores": "rsmmvp_tasks.evaluation.scoring",
+    "format_pattern_table": "rsmmvp_tasks.evaluation.scoring",
+    # building datasets
+    "read_raw": "rsmmvp_tasks.dataset.raw",
+    "validate_dataset": "rsmmvp_tasks.dataset.validate",
+    "ValidationReport": "rsmmvp_tasks.dataset.validate",
+    "build_dataset": "rsmmvp_tasks.dataset.build",
+    "build_from_raw": "rsmmvp_tasks.dataset.build",
+    "render_card": "rsmmvp_tasks.dataset.card",
+    "push_folder": "rsmmvp_tasks.dataset.hub",
+    "load_rsmmvp": "rsmmvp_tasks.dataset.loading",
+    # mining
+    "list_images": "rsmmvp_tasks.mining.images",
+    "load_encoder": "rsmmvp_tasks.mining.encoders",
+    "embed_images": "rsmmvp_tasks.mining.embed",
+    "read_cache": "rsmmvp_tasks.mining.store",
+    "MineParams": "rsmmvp_tasks.mining.search",
+    "mine_pairs": "rsmmvp_tasks.mining.search",
+    "mine_caches": "rsmmvp_tasks.mining.search",
+    "read_pairs": "rsmmvp_tasks.mining.annotations",
+    "write_review_page": "rsmmvp_tasks.mining.review",
+    "rows_from_annotations": "rsmmvp_tasks.mining.annotations",
+    # installed files
+    "tasks_dir": "rsmmvp_tasks.paths",
+    "mini_dataset_dir": "rsmmvp_tasks.paths",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rsmmvp_tasks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # resolve once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

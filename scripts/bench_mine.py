@@ -4,7 +4,7 @@
 For each N (``--sizes``), on random-but-clustered L2-normalised embeddings (CLIP d = ``--dim``,
 SSL d = ``--ssl-dim``), three methods run, each in a fresh subprocess (clean peak-memory reading):
 
-``mine``      :func:`rsmmvp_tasks.mining.mine.mine_pairs` (threshold CLIP tiles, SSL for survivors, greedy).
+``mine``      :func:`rsmmvp_tasks.mining.search.mine_pairs` (threshold CLIP tiles, SSL for survivors, greedy).
 ``baseline``  bare chunked search: the same upper-triangle ``block x block`` tiles, torch matmul into a
               reused buffer + ``topk(k=10)`` per row of each tile (no thresholds, no SSL, no selection).
 ``naive``     the full ``N x N`` CLIP matrix at once, thresholded, SSL for the survivors. Only where
@@ -115,7 +115,7 @@ def run_naive(clip, ssl, clip_min: float, ssl_max: float, dup: float) -> int:
 def child(method: str, n: int, args: argparse.Namespace) -> dict:
     import torch
 
-    from rsmmvp_tasks.mining.mine import MineParams, mine_pairs
+    from rsmmvp_tasks.mining.search import MineParams, mine_pairs
 
     torch.set_num_threads(args.threads or torch.get_num_threads())
     rss0 = _rss_bytes()

@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from rsmmvp_tasks.answers import extract_choice
+from rsmmvp_tasks.evaluation.answers import extract_choice
 
 
 def main() -> None:

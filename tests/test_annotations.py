@@ -155,7 +155,7 @@ def test_pairs_written_by_rsmmvp_mine(tmp_path: Path) -> None:
     """The real writer's output: ids in image_a/b, files in path_a/b, parquet + csv side by side."""
     import pandas as pd
 
-    from rsmmvp_tasks.mining.mine import PAIRS_COLUMNS, write_pairs
+    from rsmmvp_tasks.mining.search import PAIRS_COLUMNS, write_pairs
 
     frame = pd.read_parquet(make_pairs(tmp_path / "src", n=2))
     frame["path_a"] = [str((tmp_path / "src" / p).resolve()) for p in frame["image_a"]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rsmmvp_tasks.answers import extract_choice, is_readable
+from rsmmvp_tasks.evaluation.answers import extract_choice, is_readable
 
 CORPUS_PATH = Path(__file__).parent / "data" / "answer_corpus.jsonl"
 CORPUS = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]

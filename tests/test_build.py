@@ -13,11 +13,11 @@ import yaml
 from PIL import Image
 from rawfixture import make_raw_layout
 
-from rsmmvp_tasks.build import ValidationFailed, build_from_raw
-from rsmmvp_tasks.card import CardInfo
+from rsmmvp_tasks.dataset.build import ValidationFailed, build_from_raw
+from rsmmvp_tasks.dataset.card import CardInfo
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.hub import HubSourceError, push_folder, resolve_source
-from rsmmvp_tasks.loading import load_rsmmvp, process_hub_docs
+from rsmmvp_tasks.dataset.hub import HubSourceError, push_folder, resolve_source
+from rsmmvp_tasks.dataset.loading import load_rsmmvp, process_hub_docs
 
 
 def _plain(ds: datasets.Dataset) -> list[tuple]:
@@ -156,7 +156,7 @@ def test_hub_id_offline_names_the_repo_and_the_fix() -> None:
 
 
 def test_process_hub_docs_converts_once_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rsmmvp_tasks import hub, raw
+    from rsmmvp_tasks.dataset import hub, raw
 
     layout = make_raw_layout(tmp_path / "snapshot")
     monkeypatch.setattr(hub, "resolve_source", lambda repo_id: layout)
@@ -220,7 +220,7 @@ def test_load_raw_layout_and_its_fatal_violations(tmp_path: Path) -> None:
 
 
 def test_card_from_a_dataset_with_extra_citation(built: tuple[Path, datasets.Dataset]) -> None:
-    from rsmmvp_tasks.card import render_card
+    from rsmmvp_tasks.dataset.card import render_card
 
     _, ds = built
     text = render_card(ds, CardInfo(pretty_name="X", citations="@misc{extra2026, title={Extra}}"))
@@ -229,7 +229,7 @@ def test_card_from_a_dataset_with_extra_citation(built: tuple[Path, datasets.Dat
 
 
 def test_process_hub_docs_refuses_unusable_hub_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rsmmvp_tasks import hub
+    from rsmmvp_tasks.dataset import hub
 
     layout = make_raw_layout(tmp_path / "snapshot", defects={"image_unreadable"})
     monkeypatch.setattr(hub, "resolve_source", lambda repo_id: layout)

@@ -13,10 +13,10 @@ import datasets
 import pytest
 
 from conftest import REPO, LmmsRun, run_lmms_eval
-from rsmmvp_tasks.answers import extract_choice
-from rsmmvp_tasks.lmms_task import METRICS
+from rsmmvp_tasks.evaluation.answers import extract_choice
+from rsmmvp_tasks.evaluation.task import METRICS
 from rsmmvp_tasks.paths import mini_dataset_dir
-from rsmmvp_tasks.scoring import score
+from rsmmvp_tasks.evaluation.scoring import score
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_raw_layout_built_then_evaluated_by_lmms_eval(tmp_path: Path) -> None:
 
 
 def test_full_task_offline_names_the_missing_hub_repo(tmp_path: Path) -> None:
-    from rsmmvp_tasks.hub import HUB_REPO_ID
+    from rsmmvp_tasks.dataset.hub import HUB_REPO_ID
 
     run = run_lmms_eval(["--model", "dummy", "--tasks", "rsmmvp"], tmp_path)
     assert run.results is None  # nothing scored, nothing pretended

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rsmmvp_tasks.mining.mine import (
+from rsmmvp_tasks.mining.search import (
     PAIRS_COLUMNS,
     MineParams,
     brute_force_pairs,

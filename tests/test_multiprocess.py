@@ -17,9 +17,9 @@ import datasets
 import pytest
 
 from conftest import BIN, run_lmms_eval
-from rsmmvp_tasks.answers import extract_choice
+from rsmmvp_tasks.evaluation.answers import extract_choice
 from rsmmvp_tasks.paths import mini_dataset_dir
-from rsmmvp_tasks.scoring import score
+from rsmmvp_tasks.evaluation.scoring import score
 
 PLUGIN_SRC = Path(__file__).parent / "plugins"
 sys.path.insert(0, str(PLUGIN_SRC))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from rawfixture import make_raw_layout
 
-from rsmmvp_tasks.raw import RawLayoutError, parse_answer, parse_options, read_raw
+from rsmmvp_tasks.dataset.raw import RawLayoutError, parse_answer, parse_options, read_raw
 
 
 def _essentials(rows: list[dict]) -> list[tuple]:

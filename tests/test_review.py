@@ -198,8 +198,8 @@ def test_annotate_in_browser_then_build_a_valid_dataset(browser: Any, tmp_path: 
     ]
     assert rows[2]["question"] == "Where is the red building?" and rows[2]["options"] == ["Left", "Right"]
 
-    from rsmmvp_tasks.build import build_dataset
-    from rsmmvp_tasks.validate import validate_dataset
+    from rsmmvp_tasks.dataset.build import build_dataset
+    from rsmmvp_tasks.dataset.validate import validate_dataset
 
     built = build_dataset(rows, tmp_path / "dataset")
     report = validate_dataset(built)

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from rsmmvp_tasks.scoring import QuestionResult, bootstrap_ci, format_pattern_table, score
+from rsmmvp_tasks.evaluation.scoring import QuestionResult, bootstrap_ci, format_pattern_table, score
 
 
 def q(index: int, pair: str, answer: str, pred: str | None, pattern: str = "count", size: int = 2) -> QuestionResult:
@@ -60,7 +60,7 @@ def test_pairs_keyed_by_id_not_order_across_ranks() -> None:
 
 def test_incomplete_pair_is_reported_and_left_out_loudly(caplog: pytest.LogCaptureFixture) -> None:
     results = [q(1, "p1", "A", "A"), q(2, "p1", "B", "B"), q(3, "p2", "A", "A")]  # p2 lost its second row
-    with caplog.at_level(logging.WARNING, logger="rsmmvp_tasks.scoring"):
+    with caplog.at_level(logging.WARNING, logger="rsmmvp_tasks.evaluation.scoring"):
         s = score(results)
     assert s.incomplete_pairs == ["p2"]
     assert s.n_pairs == 1 and s.pair_accuracy == 1.0

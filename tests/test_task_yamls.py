@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from rsmmvp_tasks.lmms_task import METRICS
+from rsmmvp_tasks.evaluation.task import METRICS
 from rsmmvp_tasks.paths import tasks_dir
 from rsmmvp_tasks.schema import PATTERNS
 
@@ -67,6 +67,6 @@ def test_task_names_and_prompts() -> None:
 
 
 def test_full_task_points_at_the_hub_repo_constant() -> None:
-    from rsmmvp_tasks.hub import HUB_REPO_ID
+    from rsmmvp_tasks.dataset.hub import HUB_REPO_ID
 
     assert _load("rsmmvp.yaml")["dataset_path"] == HUB_REPO_ID

@@ -8,8 +8,8 @@ import pytest
 from rawfixture import DEFECTS, PLANTED, make_raw_layout
 
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.raw import read_raw
-from rsmmvp_tasks.validate import CODES, validate_dataset
+from rsmmvp_tasks.dataset.raw import read_raw
+from rsmmvp_tasks.dataset.validate import CODES, validate_dataset
 
 
 def _found(report) -> set[tuple[int | None, str]]:
@@ -36,7 +36,7 @@ def test_all_defects_at_once_are_all_listed(tmp_path: Path) -> None:
 
 
 def test_dataset_input_and_missing_column(tmp_path: Path) -> None:
-    from rsmmvp_tasks.build import rows_to_dataset
+    from rsmmvp_tasks.dataset.build import rows_to_dataset
 
     ds = rows_to_dataset(read_raw(make_raw_layout(tmp_path)))
     assert validate_dataset(ds).ok

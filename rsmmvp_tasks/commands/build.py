@@ -32,13 +32,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsmmvp_tasks.build import ValidationFailed, build_dataset
-    from rsmmvp_tasks.card import CardInfo
+    from rsmmvp_tasks.dataset.build import ValidationFailed, build_dataset
+    from rsmmvp_tasks.dataset.card import CardInfo
 
     if args.pairs is not None and args.annotations is None:
         raise SystemExit("rsmmvp build: --pairs needs --annotations (the file exported by `rsmmvp review`)")
-    from rsmmvp_tasks.hub import HubSourceError, resolve_source
-    from rsmmvp_tasks.raw import RawLayoutError, read_raw
+    from rsmmvp_tasks.dataset.hub import HubSourceError, resolve_source
+    from rsmmvp_tasks.dataset.raw import RawLayoutError, read_raw
 
     card = CardInfo(pretty_name=args.name, license=args.license, attribution=args.attribution)
     if args.description:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         "(images embedded), disk/ (save_to_disk), README.md (dataset card)"
     )
     if args.push:
-        from rsmmvp_tasks.hub import push_folder
+        from rsmmvp_tasks.dataset.hub import push_folder
 
         try:
             url = push_folder(args.out, args.push, private=args.private)

@@ -1,6 +1,6 @@
 """``rsmmvp mine --clip CACHE --ssl CACHE --out PAIRS``: find CLIP-blind pairs.
 
-The rule, the search and the PAIRS columns are documented in :mod:`rsmmvp_tasks.mining.mine`.
+The rule, the search and the PAIRS columns are documented in :mod:`rsmmvp_tasks.mining.search`.
 Writes ``PAIRS.parquet``, ``PAIRS.csv`` and ``PAIRS.json`` (parameters and counts).
 Exit status: 0 done (even with no pair found: a warning says so), 1 bad input, 2 usage.
 """
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rsmmvp_tasks.mining.images import ImageSourceError
-    from rsmmvp_tasks.mining.mine import (
+    from rsmmvp_tasks.mining.search import (
         MineParams,
         export_pair_images,
         mine_caches,

@@ -24,10 +24,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsmmvp_tasks.hub import HubSourceError, resolve_source
-    from rsmmvp_tasks.loading import is_built, load_rsmmvp
-    from rsmmvp_tasks.raw import RawLayoutError, read_raw
-    from rsmmvp_tasks.validate import validate_dataset
+    from rsmmvp_tasks.dataset.hub import HubSourceError, resolve_source
+    from rsmmvp_tasks.dataset.loading import is_built, load_rsmmvp
+    from rsmmvp_tasks.dataset.raw import RawLayoutError, read_raw
+    from rsmmvp_tasks.dataset.validate import validate_dataset
 
     try:
         path = resolve_source(args.source)

@@ -5,7 +5,7 @@ found: :class:`ValidationFailed` carries the full report), then writes::
 
     out_dir/data/test-00000-of-00001.parquet   image bytes embedded (no path to a file left behind)
     out_dir/disk/                              datasets.save_to_disk copy (load_from_disk)
-    out_dir/README.md                          dataset card (rsmmvp_tasks.card)
+    out_dir/README.md                          dataset card (rsmmvp_tasks.dataset.card)
 
 ``datasets.load_dataset(str(out_dir))`` reads it through the card's ``configs``; so does the hub
 after ``rsmmvp build ... --push ORG/NAME``.
@@ -18,9 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.card import CardInfo, render_card
+from rsmmvp_tasks.dataset.card import CardInfo, render_card
 from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, features
-from rsmmvp_tasks.validate import ValidationReport, validate_dataset
+from rsmmvp_tasks.dataset.validate import ValidationReport, validate_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def build_from_raw(
     raw: str | Path, out_dir: str | Path, *, card: CardInfo | None = None, pair_size: int = PAIR_SIZE
 ) -> Any:
     """A raw MMVP-style layout (folder or hub id) -> a validated dataset folder."""
-    from rsmmvp_tasks.hub import resolve_source
-    from rsmmvp_tasks.raw import read_raw
+    from rsmmvp_tasks.dataset.hub import resolve_source
+    from rsmmvp_tasks.dataset.raw import read_raw
 
     return build_dataset(read_raw(resolve_source(raw), pair_size=pair_size), out_dir, card=card, pair_size=pair_size)

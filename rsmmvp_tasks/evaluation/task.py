@@ -4,10 +4,10 @@
   whole split), so pairs cut by ``--limit`` are detected as incomplete later.
 - ``process_hub_docs``: the full benchmark's hook; converts the hub layout of ``IVUlab/RSMMVP``
   (an image column plus a separate question table) into the contract, then as ``process_docs``.
-- ``process_results``: reads the chosen letter with :func:`rsmmvp_tasks.answers.extract_choice`
+- ``process_results``: reads the chosen letter with :func:`rsmmvp_tasks.evaluation.answers.extract_choice`
   and emits one small record per question under every metric key.
 - ``aggregate_*``: one function per reported metric (see :data:`METRICS`); lmms-eval gathers
-  the records of all ranks on rank 0 before calling them, and :mod:`rsmmvp_tasks.scoring` keys
+  the records of all ranks on rank 0 before calling them, and :mod:`rsmmvp_tasks.evaluation.scoring` keys
   pairs by ``pair_id``, so multi-process runs are scored like single-process ones.
 
 Where the numbers appear: lmms-eval's printed table (one row per metric) and
@@ -21,9 +21,9 @@ import math
 from collections import Counter
 from typing import Any, Callable, Mapping, Sequence
 
-from rsmmvp_tasks.answers import extract_choice
+from rsmmvp_tasks.evaluation.answers import extract_choice
 from rsmmvp_tasks.schema import PATTERNS, REQUIRED_COLUMNS
-from rsmmvp_tasks.scoring import Scores, format_pattern_table, score
+from rsmmvp_tasks.evaluation.scoring import Scores, format_pattern_table, score
 
 try:  # lmms-eval logs through loguru; its CLI shows nothing of stdlib logging below WARNING
     from loguru import logger as _log
@@ -63,8 +63,8 @@ def process_docs(docs: Any) -> Any:
 
 def process_hub_docs(docs: Any) -> Any:
     """``process_docs`` of the full benchmark: hub layout -> contract -> :func:`process_docs`."""
-    from rsmmvp_tasks.hub import HUB_REPO_ID
-    from rsmmvp_tasks.loading import process_hub_docs as to_contract
+    from rsmmvp_tasks.dataset.hub import HUB_REPO_ID
+    from rsmmvp_tasks.dataset.loading import process_hub_docs as to_contract
 
     return process_docs(to_contract(docs, HUB_REPO_ID))
 

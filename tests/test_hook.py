@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, REPO, offline_env
-from rsmmvp_tasks import lmms_hook
+from rsmmvp_tasks.evaluation import hook as lmms_hook
 from rsmmvp_tasks.paths import tasks_dir
 
 TASKS = {"rsmmvp", "rsmmvp_cot", "rsmmvp_mini", "rsmmvp_mini_cot"}
@@ -50,7 +50,7 @@ def test_patch_appends_our_folder_once_and_keeps_user_paths_first() -> None:
 def test_changed_lmms_eval_warns_with_fallback_and_changes_nothing(initialize_tasks: object,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     mod = _fake_tasks_module(initialize_tasks)
-    with caplog.at_level(logging.WARNING, logger="rsmmvp_tasks.lmms_hook"):
+    with caplog.at_level(logging.WARNING, logger="rsmmvp_tasks.evaluation.hook"):
         assert not lmms_hook.patch_task_manager(mod)
     assert "--include_path" in caplog.text and "rsmmvp tasks-path" in caplog.text
     if initialize_tasks is not None:
@@ -61,7 +61,7 @@ def test_entry_point_is_registered_and_returns_manifests() -> None:
     from importlib.metadata import entry_points
 
     eps = [ep for ep in entry_points(group="lmms_eval.models") if ep.name == "rsmmvp"]
-    assert len(eps) == 1 and eps[0].value == "rsmmvp_tasks.lmms_hook:manifests"
+    assert len(eps) == 1 and eps[0].value == "rsmmvp_tasks.evaluation.hook:manifests"
     assert eps[0].load() is lmms_hook.manifests
 
 

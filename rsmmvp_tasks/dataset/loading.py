@@ -1,12 +1,12 @@
 """Loading RSMMVP data from wherever it is, and the ``process_docs`` hook of the full benchmark.
 
 :func:`load_rsmmvp` accepts a built folder (``data/*.parquet`` or ``disk/``), a parquet file, a
-``save_to_disk`` folder, a raw MMVP-style layout (:mod:`rsmmvp_tasks.raw`) or a hub dataset id.
+``save_to_disk`` folder, a raw MMVP-style layout (:mod:`rsmmvp_tasks.dataset.raw`) or a hub dataset id.
 
 :func:`process_hub_docs` is what the ``rsmmvp`` task runs on what lmms-eval loaded from the hub.
 If the hub data already has the contract columns it is used as is. Otherwise (the published repo
 exposes only an image column; its questions sit in a separate table, as in MMVP's hub copy) the
-repo snapshot is converted with :func:`rsmmvp_tasks.raw.read_raw`, checked with the validator
+repo snapshot is converted with :func:`rsmmvp_tasks.dataset.raw.read_raw`, checked with the validator
 (violations are logged; it fails only on those that make evaluation impossible: a missing column
 or image, an unreadable image, an answer outside the options, fewer than two options), and
 cached with ``save_to_disk`` under ``$RSMMVP_CACHE`` (default ``~/.cache/rsmmvp``), keyed by the
@@ -54,11 +54,11 @@ def is_built(path: Path) -> bool:
 def raw_to_dataset(root: Path, *, name: str | None = None, pair_size: int = PAIR_SIZE) -> Any:
     """Read and check a raw layout; the contract Dataset (images embedded) it gives for evaluation.
 
-    Every violation is logged; :data:`_FATAL` ones raise :class:`rsmmvp_tasks.build.ValidationFailed`.
+    Every violation is logged; :data:`_FATAL` ones raise :class:`rsmmvp_tasks.dataset.build.ValidationFailed`.
     """
-    from rsmmvp_tasks.build import ValidationFailed, rows_to_dataset
-    from rsmmvp_tasks.raw import read_raw
-    from rsmmvp_tasks.validate import ValidationReport, validate_dataset
+    from rsmmvp_tasks.dataset.build import ValidationFailed, rows_to_dataset
+    from rsmmvp_tasks.dataset.raw import read_raw
+    from rsmmvp_tasks.dataset.validate import ValidationReport, validate_dataset
 
     name = name or str(root)
     rows = read_raw(root, pair_size=pair_size)
@@ -89,7 +89,7 @@ def load_rsmmvp(path_or_id: str | os.PathLike[str], split: str = "test", *, pair
     """
     import datasets
 
-    from rsmmvp_tasks.hub import resolve_source
+    from rsmmvp_tasks.dataset.hub import resolve_source
 
     path = resolve_source(path_or_id)
     if path.is_file():
@@ -111,7 +111,7 @@ def process_hub_docs(docs: Any, repo_id: str) -> Any:
         return docs.sort("index")
     import datasets
 
-    from rsmmvp_tasks.hub import resolve_source
+    from rsmmvp_tasks.dataset.hub import resolve_source
 
     snapshot = resolve_source(repo_id)
     key = hashlib.sha1(str(snapshot.resolve()).encode()).hexdigest()[:16]
