@@ -42,15 +42,18 @@ FALLBACK_HINT = 'lmms-eval --include_path "$(rsmmvp tasks-path)" --tasks rsmmvp 
 def manifests() -> list[Any]:
     """Entry point of the ``lmms_eval.models`` group.
 
-    Returns the model manifests rsmmvp contributes (none) and arranges for the task folder to be
-    indexed by every :class:`lmms_eval.tasks.TaskManager`. Never raises: lmms-eval would only log
-    a failure here, and the user must still be able to run with ``--include_path``.
+    Returns the model manifests rsmmvp contributes (:func:`rsmmvp_tasks.models.manifests`) and
+    arranges for the task folder to be indexed by every :class:`lmms_eval.tasks.TaskManager`. Never
+    raises: lmms-eval would only log a failure here, and the user must still be able to run with
+    ``--include_path``.
     """
     try:
         _install()
     except Exception as exc:  # pragma: no cover - defensive: an entry point must not break lmms-eval
         _warn_fallback(f"could not register the rsmmvp task folder ({exc!r})")
-    return []
+    from rsmmvp_tasks.models import manifests as model_manifests
+
+    return model_manifests()
 
 
 def _install() -> None:
