@@ -1,0 +1,45 @@
+"""Missing cell values, one definition for every module that reads tables.
+
+A table cell is *missing* when it is ``None``, a float NaN (what pandas puts in an empty numeric
+cell), or pandas' ``NA`` / ``NaT``. An empty string is *not* missing: it is text that happens to be
+empty, and callers that treat both alike use :func:`text_or_empty`.
+
+- :func:`is_missing` — the test itself;
+- :func:`none_if_missing` — the value, or ``None`` when missing;
+- :func:`text_or_empty` — the value as stripped text, ``""`` when missing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["is_missing", "none_if_missing", "text_or_empty"]
+
+
+def is_missing(value: Any) -> bool:
+    """Whether ``value`` is a missing cell: ``None``, a float NaN (numpy or Python), ``pd.NA`` or ``NaT``.
+
+    >>> is_missing(None), is_missing(float("nan")), is_missing(""), is_missing(0)
+    (True, True, False, False)
+    """
+    if value is None:
+        return True
+    if isinstance(value, float):  # also numpy.float64, a float subclass
+        return math.isnan(value)
+    kind = type(value).__name__
+    if kind in ("NAType", "NaTType"):  # pandas.NA, pandas.NaT, without importing pandas
+        return True
+    if kind.startswith("float") and hasattr(value, "dtype"):  # numpy.float32/float16 scalars
+        return bool(value != value)
+    return False
+
+
+def none_if_missing(value: Any) -> Any:
+    """``value``, or ``None`` when :func:`is_missing` says it is missing."""
+    return None if is_missing(value) else value
+
+
+def text_or_empty(value: Any) -> str:
+    """``value`` as stripped text; ``""`` when it is missing."""
+    return "" if is_missing(value) else str(value).strip()
