@@ -1,0 +1,55 @@
+"""Argument types shared by the subcommands: bad values become argparse usage errors (exit 2).
+
+Use them as ``type=`` of ``add_argument``; argparse then prints
+``rsmmvp <command>: error: argument --x: <why>`` and exits 2, never a traceback later on::
+
+    p.add_argument("--pair-size", type=positive_int, default=2)
+    p.add_argument("--dup-threshold", type=float_between(-1.0, 1.0), default=0.9)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+__all__ = ["float_between", "nonnegative_int", "positive_int"]
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (a size, a count of rows per pair)."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """A whole number >= 0 (0 often means "none" or "inline")."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def float_between(low: float, high: float) -> Callable[[str], float]:
+    """A type accepting a finite float in ``[low, high]`` (e.g. a cosine similarity in [-1, 1])."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} must be between {low:g} and {high:g}")
+        return value
+
+    parse.__name__ = f"number in [{low:g}, {high:g}]"  # argparse shows the type's name on a ValueError
+    return parse
