@@ -11,9 +11,17 @@ code  meaning
 1     the data was read and breaks the contract (violations listed), or an evaluation failed
 2     usage error or unreadable input: a missing file, a corrupt table or cache, a bad option
 3     an external service could not be reached (the hub offline, a push refused)
+70    an internal error: a bug in rsmmvp (the traceback is shown, with a line asking to report it)
+130   interrupted (Ctrl-C)
 ====  =========================================================================================
 
-A message says what is wrong, where (the file, row or option) and how to fix it.
+A message says what is wrong, where (the file, row or option) and how to fix it. Its first line is
+the summary ``rsmmvp <command>: error: <first line>``; further lines (a list of violations, the
+tables tried) follow indented.
+
+Any other exception reaching ``cli.main`` is a bug, not a user error: the traceback is kept (it
+is what a maintainer needs) and followed by one line saying so, with exit code 70 (``EX_SOFTWARE``
+of ``sysexits.h``), so a script can tell a bug from bad input.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ __all__ = [
     "EXIT_VIOLATIONS",
     "EXIT_USAGE",
     "EXIT_UNAVAILABLE",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
     "RsmmvpError",
     "UsageError",
     "InputError",
@@ -34,6 +44,8 @@ EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 
 class RsmmvpError(Exception):
