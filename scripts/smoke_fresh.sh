@@ -45,10 +45,12 @@ print(f"[smoke] {found[-1].name}: rsmmvp_mini pair_accuracy = {value}")
 PY
 }
 
-echo "[smoke] README command 1 (dummy, always A) on rsmmvp_mini"
-(cd "$work" && "$VENV/bin/lmms-eval" --model dummy --model_args response=A --tasks rsmmvp_mini \
-  --output_path "$work/dummy" --log_samples > "$work/dummy.log" 2>&1)
-check "README command 1 (dummy)" "$work/dummy"
+echo "[smoke] README command 1 (rsmmvp eval, dummy always A) on rsmmvp_mini"
+if ! (cd "$work" && "$VENV/bin/rsmmvp" eval --model dummy --model_args response=A --tasks rsmmvp_mini \
+  --output_path "$work/dummy" --log_samples > "$work/dummy.log" 2>&1); then
+  failed+=("README command 1 (rsmmvp eval exited non-zero: $(tail -n 1 "$work/dummy.log"))")
+fi
+check "README command 1 (dummy results)" "$work/dummy"
 
 echo "[smoke] tiny random llava_hf end to end"
 if "$VENV/bin/python" -c "import sys; sys.path.insert(0, 'tests'); from tinyllava import build_tiny_llava; \
