@@ -82,19 +82,19 @@ def write(venv: Path, out: Path) -> int:
 
 
 def diff(venv: Path, lock: Path) -> list[str]:
-    """Human-readable lines for every package that differs between ``venv`` and ``lock``."""
+    """Human-readable lines for every package that differs between ``venv`` and ``lock``.
+
+    Version changes and packages the lock lacks come first (a breaking release is among them);
+    lock packages the venv does not have (e.g. test tools in a venv without the ``test`` extra)
+    are summed up on one last line.
+    """
     have, want = freeze(venv), read_lock(lock)
-    lines = []
-    for name in sorted(set(have) | set(want)):
-        a, b = want.get(name), have.get(name)
-        if a == b:
-            continue
-        if a is None:
-            lines.append(f"  + {name}=={b} (not in the lock)")
-        elif b is None:
-            lines.append(f"  - {name}=={a} (in the lock, not installed)")
-        else:
-            lines.append(f"  ~ {name}: lock {a} -> installed {b}")
+    changed = [f"  ~ {n}: lock {want[n]} -> installed {have[n]}" for n in sorted(set(have) & set(want)) if have[n] != want[n]]
+    added = [f"  + {n}=={have[n]} (not in the lock)" for n in sorted(set(have) - set(want))]
+    missing = sorted(set(want) - set(have))
+    lines = changed + added
+    if missing:
+        lines.append(f"  ({len(missing)} package(s) of the lock not installed here: {', '.join(missing)})")
     return lines
 
 
@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "write":
         return write(args.venv, args.out)
     lines = diff(args.venv, args.lock)
-    print(f"{len(lines)} package(s) differ from {args.lock.name}:" if lines else f"no package differs from {args.lock.name}")
-    print("\n".join(lines)) if lines else None
+    print(f"versions that differ from {args.lock.name}:" if lines else f"no package differs from {args.lock.name}")
+    if lines:
+        print("\n".join(lines))
     return 0
 
 
