@@ -13,7 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 #: model id -> class path, registered through the entry point
-MODELS: dict[str, str] = {}
+MODELS: dict[str, str] = {
+    # the vision encoder's own zero-shot answers (MMVP-VLM style); see rsmmvp_tasks/models/clip.py
+    "rsmmvp_clip": "rsmmvp_tasks.models.clip.RsmmvpClip",
+}
 
 #: legacy LMMS_EVAL_PLUGINS mapping (kept empty on purpose, see the module docstring)
 AVAILABLE_MODELS: dict[str, str] = {}
