@@ -60,7 +60,7 @@ _EXPORTS: dict[str, str] = {
     "MineParams": "rsmmvp_tasks.mining.search",
     "mine_pairs": "rsmmvp_tasks.mining.search",
     "mine_caches": "rsmmvp_tasks.mining.search",
-    "read_pairs": "rsmmvp_tasks.mining.annotations",
+    "read_pairs": "rsmmvp_tasks.mining.pairs",
     "write_review_page": "rsmmvp_tasks.mining.review",
     "rows_from_annotations": "rsmmvp_tasks.mining.annotations",
     # installed files

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bruteforce import brute_force_pairs
 
-from rsmmvp_tasks.mining.search import (
-    PAIRS_COLUMNS,
-    MineParams,
-    brute_force_pairs,
-    mine_caches,
-    mine_pairs,
-)
+from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS
+from rsmmvp_tasks.mining.search import MineParams, mine_caches, mine_pairs
 from rsmmvp_tasks.mining.store import CacheWriter
 
 
@@ -93,7 +90,7 @@ def test_thresholds_cap_and_near_duplicates_are_settable() -> None:
     cands, chosen = mine_pairs(clip, ssl, MineParams(ssl_max=1.0))
     assert plant["dup"] not in chosen_pairs(cands, chosen)
     # ...unless the near-duplicate threshold is raised too
-    cands, chosen = mine_pairs(clip, ssl, MineParams(ssl_max=1.0, dup_threshold=1.01))
+    cands, chosen = mine_pairs(clip, ssl, MineParams(ssl_max=1.0, dup_threshold=1.0))
     assert plant["dup"] in chosen_pairs(cands, chosen)
     # a higher CLIP bar drops the weaker planted pairs
     cands, chosen = mine_pairs(clip, ssl, MineParams(clip_min=0.975))
@@ -138,7 +135,7 @@ def test_candidate_limit_keeps_best_gaps() -> None:
 
 def test_mine_caches_joins_on_id_and_writes_pairs(tmp_path: Path) -> None:
     from rsmmvp_tasks.cli import main
-    from rsmmvp_tasks.mining.annotations import read_pairs
+    from rsmmvp_tasks.mining.pairs import read_pairs
 
     ids, clip, ssl, _plant = planted()
     write_cache(tmp_path / "clip", ids, clip, "clip", dtype="float16")
@@ -172,9 +169,9 @@ def test_mine_cli_bad_inputs(tmp_path: Path) -> None:
     write_cache(tmp_path / "clip", ids, clip, "clip")
     write_cache(tmp_path / "other", [f"x{k}" for k in range(len(ids))], ssl, "ssl")
     assert main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "nope"), "--out",
-                 str(tmp_path / "p")]) == 1
+                 str(tmp_path / "p")]) == 2
     assert main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "other"), "--out",
-                 str(tmp_path / "p"), "--no-progress"]) == 1  # no shared image id
+                 str(tmp_path / "p"), "--no-progress"]) == 2  # no shared image id
     assert not (tmp_path / "p.parquet").exists()
 
 
@@ -183,5 +180,5 @@ def test_faiss_backend_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setitem(sys.modules, "faiss", None)  # as if not installed
     _ids, clip, ssl, _ = planted()
-    with pytest.raises(ImportError, match="pip install faiss-cpu"):
+    with pytest.raises(UsageError, match="pip install faiss-cpu"):
         mine_pairs(clip, ssl, MineParams(backend="faiss"))

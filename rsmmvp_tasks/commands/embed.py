@@ -1,14 +1,17 @@
 """``rsmmvp embed IMAGES --encoder MODEL --out CACHE``: embed images into a resumable cache.
 
 See :mod:`rsmmvp_tasks.mining.embed` (what is done), :mod:`rsmmvp_tasks.mining.images` (accepted
-IMAGES), :mod:`rsmmvp_tasks.mining.store` (the cache layout). Exit status: 0 done, 1 bad input or
-strict-mode image error, 2 usage.
+IMAGES), :mod:`rsmmvp_tasks.mining.store` (the cache layout). Exit status (:mod:`rsmmvp_tasks.errors`):
+0 done (unreadable images skipped and listed), 2 a bad option, device, source, encoder or cache, another
+run writing the same cache, or an unreadable image with ``--strict``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+
+from rsmmvp_tasks.commands.argtypes import nonnegative_int, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +36,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="auto (get_image_features -> clip, else ssl), clip, ssl, or a kind registered in "
                         "rsmmvp_tasks.mining.encoders.KINDS (default: auto)")
     p.add_argument("--column", default=None, help="image column of a dataset source (default: first Image column)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader processes decoding images (default: 2; 0 = inline)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="images per forward pass (default: 32)")
+    p.add_argument("--workers", type=nonnegative_int, default=2, help="DataLoader processes decoding images (default: 2; 0 = inline)")
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
                    help="model compute dtype (auto: bf16/fp16 on GPU, fp32 on CPU)")
     p.add_argument("--storage-dtype", default="float32", choices=("float32", "float16"),
                    help="dtype of the stored vectors (default: float32)")
-    p.add_argument("--shard-size", type=int, default=1024, help="images per saved shard; the resume granularity (default: 1024)")
-    p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--shard-size", type=positive_int, default=1024, help="images per saved shard; the resume granularity (default: 1024)")
+    p.add_argument("--device", default=None,
+                   help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when available, else cpu); checked up front")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsmmvp_tasks.mining.embed import ImageReadError, embed_images
-    from rsmmvp_tasks.mining.encoders import EncoderError
-    from rsmmvp_tasks.mining.images import ImageSourceError
-    from rsmmvp_tasks.mining.store import CacheError
+    from rsmmvp_tasks.mining.embed import embed_images
 
     try:
         stats = embed_images(
@@ -58,13 +59,11 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers, dtype=args.dtype, storage_dtype=args.storage_dtype, shard_size=args.shard_size,
             strict=args.strict, device=args.device, progress=not args.no_progress,
         )
-    except (ImageSourceError, EncoderError, CacheError, ImageReadError, ValueError) as exc:
-        log.error("%s", exc)
-        return 1
     finally:
         _leave_process_group()
-    print(f"{stats.cache}: {stats.embedded} embedded, {stats.skipped} already there, {stats.failed} unreadable "
-          f"(of {stats.total})" + (f"; see {stats.cache / 'errors.jsonl'}" if stats.failed else ""))
+    print(f"{stats.cache}: {stats.embedded} embedded" + (f" ({stats.changed} changed since last embedded)" if stats.changed else "")
+          + f", {stats.skipped} already there, {stats.failed} unreadable (of {stats.total})"
+          + (f"; see {stats.cache / 'errors.jsonl'}" if stats.failed else ""))
     return 0
 
 

@@ -1,9 +1,15 @@
-"""``rsmmvp review PAIRS --out DIR``: write the static annotation page for mined pairs."""
+"""``rsmmvp review PAIRS --out DIR``: write the static annotation page for mined pairs.
+
+See :mod:`rsmmvp_tasks.mining.review`. Exit status (:mod:`rsmmvp_tasks.errors`): 0 written (images that
+cannot be shown get a message on their card), 2 a missing or malformed PAIRS table or a bad option.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from rsmmvp_tasks.commands.argtypes import positive_int
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,8 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="embed downscaled JPEG thumbnails in the page: one self-contained file (default)")
     images.add_argument("--link-images", dest="embed_images", action="store_false",
                         help="link the image files by relative path: small page, full resolution; keep it beside the images")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N pairs by rank")
-    p.add_argument("--thumb-size", type=int, default=384, metavar="PX",
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N pairs by rank")
+    p.add_argument("--thumb-size", type=positive_int, default=384, metavar="PX",
                    help="longest side of embedded thumbnails in pixels (default 384)")
     p.set_defaults(func=run)
 

@@ -2,11 +2,16 @@
 
 Modules, in pipeline order (heavy dependencies are imported inside functions):
 
-- :mod:`~rsmmvp_tasks.mining.images` — image sources (folder, file list, Hugging Face dataset) and decoding
+- :mod:`~rsmmvp_tasks.mining.images` — image sources (folder, file list, Hugging Face dataset), decoding, content stamps
 - :mod:`~rsmmvp_tasks.mining.encoders` — CLIP / self-supervised encoders, a registry of kinds
-- :mod:`~rsmmvp_tasks.mining.store` — the resumable embedding cache (shards, ids, manifest, errors)
+- :mod:`~rsmmvp_tasks.mining.store` — the resumable embedding cache (shards, ids, stamps, manifest, errors, checks)
+- :mod:`~rsmmvp_tasks.mining.lock` — one writer per cache (a file lock naming its holder)
 - :mod:`~rsmmvp_tasks.mining.embed` — ``rsmmvp embed``
-- :mod:`~rsmmvp_tasks.mining.search` — ``rsmmvp mine``: exact blocked search, PAIRS table
+- :mod:`~rsmmvp_tasks.mining.search` — ``rsmmvp mine``: the mining rule, exact blocked search, joining two caches
+- :mod:`~rsmmvp_tasks.mining.pairs` — the PAIRS table: columns, writer, reader, pair-image export
 - :mod:`~rsmmvp_tasks.mining.review` — ``rsmmvp review``: the annotation page
-- :mod:`~rsmmvp_tasks.mining.annotations` — annotations back to dataset rows
+- :mod:`~rsmmvp_tasks.mining.annotations` — annotation files, and the dataset rows they become
+
+Helpers: :mod:`~rsmmvp_tasks.mining.devices` (``--device`` checked up front) and
+:mod:`~rsmmvp_tasks.mining.hf` (the message for a hub id that cannot be loaded).
 """

@@ -27,6 +27,12 @@ wrapper script). Vectors are L2-normalised by :meth:`Encoder.encode`, whatever t
 Models are loaded with ``AutoModel.from_pretrained(MODEL)`` and images preprocessed with
 ``AutoImageProcessor.from_pretrained(MODEL, backend="pil")`` (``use_fast=False`` on transformers 4: the PIL processors: no torchvision
 needed). ``MODEL`` is a hub id (the local cache is used; offline mode is honoured) or a local folder.
+
+Errors: :class:`EncoderError` (an :class:`~rsmmvp_tasks.errors.InputError`) for an unknown kind, a
+model that does not fit its kind, a dtype the device cannot run, and a model that cannot be loaded —
+a folder that is not a saved model, or a hub id that is neither in the local cache nor reachable; the
+message says which and that a local folder works. A device that is not there is a
+:class:`~rsmmvp_tasks.errors.UsageError` (:func:`~rsmmvp_tasks.mining.devices.check_device`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rsmmvp_tasks.errors import InputError
+from rsmmvp_tasks.mining.hf import cause_of, not_loadable
 
 __all__ = [
     "DTYPES",
@@ -56,7 +65,7 @@ KINDS: dict[str, Callable[[Any, Any], Any]] = {}
 DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
 
 
-class EncoderError(ValueError):
+class EncoderError(InputError):
     """A model that cannot be used as the requested kind (or an unknown kind)."""
 
 
@@ -150,15 +159,16 @@ def load_encoder(model_id: str, kind: str = "auto", device: Any = "cpu", dtype: 
     transformers' ``OSError`` through (with its message) when the model cannot be found.
     """
     import torch
-    from transformers import AutoImageProcessor, AutoModel
+
+    from rsmmvp_tasks.mining.devices import check_device
 
     if kind != "auto" and kind not in KINDS:
         raise EncoderError(f"unknown encoder kind {kind!r}; known: auto, {', '.join(sorted(KINDS))}")
+    check_device(str(device))
     torch_dtype = resolve_dtype(dtype, device)
     if Path(model_id).expanduser().is_dir():  # a local folder: record it absolute, so resuming from elsewhere matches
         model_id = str(Path(model_id).expanduser().resolve())
-    processor = _load_pil_processor(AutoImageProcessor, model_id)
-    model = AutoModel.from_pretrained(model_id, dtype=torch_dtype)
+    processor, model = _load_model(model_id, torch_dtype)
     model.eval().to(device)
     if kind == "auto":
         kind = "clip" if hasattr(model, "get_image_features") else "ssl"
@@ -167,6 +177,31 @@ def load_encoder(model_id: str, kind: str = "auto", device: Any = "cpu", dtype: 
     enc.dim = _probe_dim(enc)
     log.info("loaded %s (%s, %s, dim %d) on %s", model_id, kind, enc.describe()["model_dtype"], enc.dim, device)
     return enc
+
+
+def _load_model(model_id: str, torch_dtype: Any) -> tuple[Any, Any]:
+    """``(image processor, model)`` of ``model_id``; loading failures become :class:`EncoderError`."""
+    from transformers import AutoImageProcessor, AutoModel
+
+    try:
+        processor = _load_pil_processor(AutoImageProcessor, model_id)
+        model = AutoModel.from_pretrained(model_id, dtype=torch_dtype)
+    except (OSError, ValueError, KeyError) as exc:  # OSError: not found / offline; ValueError/KeyError: unknown model type
+        raise EncoderError(_load_failure(model_id, exc)) from None
+    return processor, model
+
+
+def _load_failure(model_id: str, exc: BaseException) -> str:
+    """Why ``model_id`` could not be loaded, and what to do, in one message."""
+    cause = cause_of(exc)
+    path = Path(model_id).expanduser()
+    if path.is_dir():
+        return (f"--encoder {model_id}: this folder is not a saved transformers model with an image processor "
+                f"(config.json, preprocessor_config.json and the weights, as save_pretrained writes them) ({cause})")
+    if model_id.startswith((".", "/", "~")) or "\\" in model_id or model_id.count("/") > 1:
+        return f"--encoder {model_id}: no such folder (a local model folder, or a hub id like org/name, is expected)"
+    return not_loadable(f"--encoder {model_id}", model_id, exc, f"huggingface-cli download {model_id}",
+                        "pass a local folder holding the saved model")
 
 
 def _load_pil_processor(auto_cls: Any, model_id: str) -> Any:

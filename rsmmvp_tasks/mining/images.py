@@ -25,19 +25,29 @@ processor) one image per item, so a :class:`torch.utils.data.DataLoader` with wo
 decoding with the model. An image that cannot be read is not raised: its item carries the error
 message, and :func:`collate` separates good items from failed ones.
 
-Errors: :class:`ImageSourceError` (a ``ValueError``) for a source that does not exist, holds no
-image or names an unknown column — its message says what was given and what is accepted.
+Content stamps: :meth:`ImageList.stamps` gives each image a cheap fingerprint of its content —
+``"<size>:<mtime_ns>"`` of a file (``None`` when it cannot be stat'ed), ``"ds:<fingerprint>"`` for a
+dataset row (the ``datasets`` fingerprint of the loaded table, which changes when its files do). The
+cache stores them, so a resumed ``rsmmvp embed`` re-embeds an image replaced in place.
+
+Errors: :class:`ImageSourceError` (an :class:`~rsmmvp_tasks.errors.InputError`) for a source that
+does not exist, cannot be loaded (a hub dataset not in the local cache while offline, a corrupt
+parquet), holds no image or names an unknown column — its message says what was given and what is
+accepted.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rsmmvp_tasks.errors import InputError
+from rsmmvp_tasks.mining.hf import cause_of, not_loadable
 from rsmmvp_tasks.schema import IMAGE_SUFFIXES
 
 __all__ = [
@@ -54,10 +64,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: File suffixes a folder source picks up (compared lower-case).
 
-
-class ImageSourceError(ValueError):
+class ImageSourceError(InputError):
     """An ``IMAGES`` spec that cannot be listed (missing, empty, unknown column...)."""
 
 
@@ -97,6 +105,21 @@ class ImageList:
         if isinstance(cell, (bytes, str)):
             return cell
         raise ValueError(f"row {i}: column {self.column!r} holds no image bytes or path ({type(cell).__name__})")
+
+    def stamps(self) -> list[str | None]:
+        """A content stamp per image (see the module docstring), in ``ids`` order."""
+        if not self.files:
+            fingerprint = getattr(self.dataset, "_fingerprint", None)
+            return [f"ds:{fingerprint}" if fingerprint else None] * len(self.ids)
+        out: list[str | None] = []
+        for p in self.files:
+            try:
+                st = os.stat(p)
+            except OSError:
+                out.append(None)
+            else:
+                out.append(f"{st.st_size}:{st.st_mtime_ns}")
+        return out
 
     def describe(self) -> dict[str, Any]:
         """What the cache manifest records about this source."""
@@ -176,6 +199,19 @@ def _list_dataset(ds: Any, source: str, column: str | None) -> ImageList:
     return ImageList(source=source, kind="dataset", ids=ids, dataset=ds, column=col)
 
 
+def _load(loader: Callable[[], Any], where: str, hub_name: str | None = None) -> Any:
+    """Run a ``datasets`` loader; its failures become :class:`ImageSourceError` naming ``where``."""
+    try:
+        return loader()
+    except (OSError, ValueError, ImportError) as exc:  # ConnectionError, DatasetNotFoundError, a corrupt file
+        cause = cause_of(exc)
+        if hub_name is None:
+            raise ImageSourceError(f"{where}: cannot be loaded as a dataset ({cause})") from None
+        raise ImageSourceError(not_loadable(
+            where, hub_name, exc, f"huggingface-cli download --repo-type dataset {hub_name}",
+            "give a local folder, .parquet file or save_to_disk folder")) from None
+
+
 def list_images(spec: str | Path, column: str | None = None) -> ImageList:
     """List the images of ``spec`` (see the module docstring for the accepted forms)."""
     text = str(spec)
@@ -187,7 +223,7 @@ def list_images(spec: str | Path, column: str | None = None) -> ImageList:
         if len(parts) > 2 or not parts[0]:
             raise ImageSourceError(f"bad dataset spec {text!r}; expected hf:NAME[:split][#column]")
         split = parts[1] if len(parts) == 2 and parts[1] else None
-        ds = datasets.load_dataset(parts[0], split=split)
+        ds = _load(lambda: datasets.load_dataset(parts[0], split=split), text, hub_name=parts[0])
         return _list_dataset(ds, text, column)
     path_text, col = _split_column(text, column) if "#" in text and not Path(text).exists() else (text, column)
     path = Path(path_text).expanduser()
@@ -200,7 +236,7 @@ def list_images(spec: str | Path, column: str | None = None) -> ImageList:
         if path.suffix.lower() == ".parquet":
             import datasets
 
-            ds = datasets.load_dataset("parquet", data_files=str(path), split="train")
+            ds = _load(lambda: datasets.load_dataset("parquet", data_files=str(path), split="train"), str(path))
             return _list_dataset(ds, str(path.resolve()) + (f"#{col}" if col else ""), col)
         if path.suffix.lower() in (".txt", ".lst", ".list"):
             return _list_file(path)
@@ -208,7 +244,8 @@ def list_images(spec: str | Path, column: str | None = None) -> ImageList:
     if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
         import datasets
 
-        return _list_dataset(datasets.load_from_disk(str(path)), str(path.resolve()) + (f"#{col}" if col else ""), col)
+        ds = _load(lambda: datasets.load_from_disk(str(path)), str(path))
+        return _list_dataset(ds, str(path.resolve()) + (f"#{col}" if col else ""), col)
     return _list_folder(path)
 
 

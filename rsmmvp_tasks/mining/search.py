@@ -24,46 +24,43 @@ dependency, imported lazily: ``pip install faiss-cpu``).
 
 Inputs and output
 -----------------
-:func:`mine_caches` joins a CLIP cache and an SSL cache (:mod:`~rsmmvp_tasks.mining.store`) on image
-id — images missing from either are counted, logged and left out — and returns the PAIRS table
-(a :class:`pandas.DataFrame`, columns :data:`PAIRS_COLUMNS`): ``rank`` (1 = largest gap), ``image_a``,
-``image_b`` (image ids), ``path_a``, ``path_b`` (files, empty for dataset rows), ``clip_similarity``,
-``ssl_similarity``, ``gap``, ``clip_encoder``, ``ssl_encoder``. :func:`write_pairs` writes it as
-``PAIRS.parquet`` and ``PAIRS.csv`` plus ``PAIRS.json`` (parameters and counts), which is what
-``rsmmvp review`` reads (:mod:`~rsmmvp_tasks.mining.annotations`). Images from a dataset source have
-no file: :func:`export_pair_images` writes those of the mined pairs as PNG files (``rsmmvp mine`` does
-so into ``PAIRS_images/``) and fills ``path_a``/``path_b`` relative to the PAIRS folder.
+:func:`mine_caches` reads a CLIP cache and an SSL cache (:mod:`~rsmmvp_tasks.mining.store`), refuses
+caches whose manifests say they were swapped (a ``--clip`` cache of kind ``ssl`` or the reverse),
+joins them on image id — images missing from either are counted, logged and left out — and returns
+the PAIRS table (:mod:`~rsmmvp_tasks.mining.pairs` defines it and writes it).
+
+Errors: :class:`~rsmmvp_tasks.errors.UsageError` for settings that cannot work (thresholds are
+cosines in [-1, 1], sizes >= 1, a device that is not there); the cache errors of
+:mod:`~rsmmvp_tasks.mining.store`; :class:`~rsmmvp_tasks.errors.InputError` when fewer than two
+images are in both caches.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.mining.store import Embeddings, read_cache
+from rsmmvp_tasks.errors import InputError, UsageError
+from rsmmvp_tasks.mining.devices import check_device
+from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS
+from rsmmvp_tasks.mining.store import Embeddings, ManifestMismatchError, read_cache
 
 __all__ = [
-    "PAIRS_COLUMNS",
     "Candidates",
     "JoinReport",
     "MineParams",
-    "brute_force_pairs",
     "candidate_pairs",
-    "export_pair_images",
+    "check_kinds",
     "join_caches",
     "mine_caches",
     "mine_pairs",
     "select_pairs",
-    "write_pairs",
 ]
 
 log = logging.getLogger(__name__)
-
-PAIRS_COLUMNS: tuple[str, ...] = ("rank", "image_a", "image_b", "path_a", "path_b", "clip_similarity",
-                                  "ssl_similarity", "gap", "clip_encoder", "ssl_encoder")
 
 
 @dataclass
@@ -80,13 +77,23 @@ class MineParams:
     device: str = "cpu"
 
     def check(self) -> None:
-        """Raise ``ValueError`` on settings that cannot work."""
-        if not -1.0 <= self.clip_min <= 1.0 or not -1.0 <= self.ssl_max <= 1.0:
-            raise ValueError(f"thresholds are cosines in [-1, 1] (clip_min={self.clip_min}, ssl_max={self.ssl_max})")
-        if self.max_per_image < 1 or self.block < 1 or self.max_candidates < 1:
-            raise ValueError("max_per_image, block and max_candidates must be >= 1")
+        """Raise :class:`~rsmmvp_tasks.errors.UsageError` on settings that cannot work, naming the option.
+
+        Thresholds are cosines: finite numbers in [-1, 1] (``dup_threshold`` 1 keeps every pair but
+        identical images); sizes are >= 1; the backend is known; the device exists on this machine.
+        """
+        for name in ("clip_min", "ssl_max", "dup_threshold"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or not -1.0 <= value <= 1.0:
+                raise UsageError(f"{name} (--{name.replace('_', '-')}) is a cosine similarity in [-1, 1], got {value!r}")
+        for name in ("max_per_image", "block", "max_candidates"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise UsageError(f"{name} (--{name.replace('_', '-')}) must be a whole number >= 1, got {value!r}")
         if self.backend not in ("torch", "faiss"):
-            raise ValueError(f"unknown backend {self.backend!r}; choose torch or faiss")
+            raise UsageError(f"unknown backend {self.backend!r}; choose torch or faiss")
+        if self.backend == "torch":
+            check_device(self.device)
 
 
 @dataclass
@@ -247,8 +254,8 @@ def _candidate_pairs_faiss(clip: Any, ssl: Any, p: MineParams, *, progress: bool
     try:
         import faiss
     except ImportError:
-        raise ImportError("backend 'faiss' needs the faiss package: pip install faiss-cpu "
-                          "(or use the default exact torch backend)") from None
+        raise UsageError("backend 'faiss' needs the faiss package: pip install faiss-cpu "
+                         "(or use the default exact torch backend)") from None
     import numpy as np
     import torch
     from tqdm.auto import tqdm
@@ -299,21 +306,6 @@ def mine_pairs(clip: Any, ssl: Any, params: MineParams | None = None, *, progres
     return cands, select_pairs(cands, p.max_per_image)
 
 
-def brute_force_pairs(clip: Any, ssl: Any, params: MineParams | None = None) -> tuple[Candidates, Any]:
-    """Reference for tests: full ``N x N`` matrices (float64 numpy), same rule; O(N^2) memory."""
-    import numpy as np
-
-    p = params or MineParams()
-    C, D = np.asarray(clip, np.float64), np.asarray(ssl, np.float64)
-    sc, ss = C @ C.T, D @ D.T
-    i, j = np.triu_indices(len(C), 1)
-    c, s = sc[i, j], ss[i, j]
-    keep = (c >= p.clip_min) & (s < p.ssl_max) & (s < p.dup_threshold)
-    cands = Candidates(i[keep], j[keep], c[keep].astype(np.float32), s[keep].astype(np.float32),
-                       near_duplicates=int(((c >= p.clip_min) & (s >= p.dup_threshold)).sum()))
-    return cands, select_pairs(cands, p.max_per_image)
-
-
 @dataclass
 class JoinReport:
     """How the two caches lined up."""
@@ -325,14 +317,34 @@ class JoinReport:
     only_in_ssl: list[str] = field(default_factory=list)
 
 
+def check_kinds(clip: Embeddings, ssl: Embeddings, clip_name: str = "--clip", ssl_name: str = "--ssl") -> None:
+    """Refuse caches given in each other's place: a CLIP cache of kind ``ssl``, an SSL cache of kind ``clip``.
+
+    Other (registered) kinds are accepted with a warning; so are two caches of the same encoder,
+    which can give no pair (every gap is 0).
+    """
+    ck, sk = clip.manifest.get("kind"), ssl.manifest.get("kind")
+    if ck == "ssl" or sk == "clip":
+        swapped = ck == "ssl" and sk == "clip"
+        raise ManifestMismatchError(
+            f"{clip_name} {clip.cache} holds kind {ck!r} vectors ({clip.manifest.get('encoder')}) and {ssl_name} "
+            f"{ssl.cache} kind {sk!r} ({ssl.manifest.get('encoder')}): "
+            + (f"the caches are swapped; pass {clip_name} {ssl.cache} {ssl_name} {clip.cache}" if swapped else
+               f"{clip_name} needs a cache embedded with a CLIP model and {ssl_name} one with a self-supervised model")
+        )
+    for cache, want, name in ((clip, "clip", clip_name), (ssl, "ssl", ssl_name)):
+        if cache.manifest.get("kind") != want:
+            log.warning("the %s cache %s was made with kind %r (encoder %s), not %r", name, cache.source,
+                        cache.manifest.get("kind"), cache.manifest.get("encoder"), want)
+    if clip.manifest.get("encoder") == ssl.manifest.get("encoder"):
+        log.warning("both caches were made with %s: every CLIP-SSL gap is 0, so no pair can be found",
+                    clip.manifest.get("encoder"))
+
+
 def join_caches(clip: Embeddings, ssl: Embeddings) -> tuple[list[str], list[str | None], Any, Any, JoinReport]:
     """``(ids, paths, clip_vectors, ssl_vectors, report)`` for the images present in both caches (CLIP order)."""
     import numpy as np
 
-    for cache, want in ((clip, "clip"), (ssl, "ssl")):
-        if cache.manifest.get("kind") != want:
-            log.warning("the --%s cache was made with kind %r (encoder %s)", want, cache.manifest.get("kind"),
-                        cache.manifest.get("encoder"))
     if clip.manifest.get("source") != ssl.manifest.get("source"):
         log.warning("the caches were made from different sources (%s vs %s); joining on image id",
                     clip.manifest.get("source"), ssl.manifest.get("source"))
@@ -352,13 +364,22 @@ def join_caches(clip: Embeddings, ssl: Embeddings) -> tuple[list[str], list[str 
 
 def mine_caches(clip_cache: str | Path, ssl_cache: str | Path, params: MineParams | None = None, *,
                 progress: bool = True) -> tuple[Any, dict[str, Any]]:
-    """Mine the PAIRS table from two caches: ``(DataFrame with PAIRS_COLUMNS, summary dict)``."""
+    """Mine the PAIRS table from two caches: ``(DataFrame with PAIRS_COLUMNS, summary dict)``.
+
+    Raises the errors listed in the module docstring.
+    """
     import pandas as pd
 
     p = params or MineParams()
     p.check()
     clip, ssl = read_cache(clip_cache), read_cache(ssl_cache)
+    check_kinds(clip, ssl)
     ids, paths, cv, sv, report = join_caches(clip, ssl)
+    if report.joined < 2:
+        raise InputError(
+            f"fewer than 2 images are in both caches ({clip_cache}: {report.clip_images}, {ssl_cache}: "
+            f"{report.ssl_images}, in both: {report.joined}); embed the same IMAGES into both with `rsmmvp embed`"
+        )
     if report.only_in_clip or report.only_in_ssl:
         log.warning("%d images only in the CLIP cache (e.g. %s), %d only in the SSL cache (e.g. %s); mining the %d in both",
                     len(report.only_in_clip), report.only_in_clip[:3], len(report.only_in_ssl), report.only_in_ssl[:3],
@@ -385,47 +406,3 @@ def mine_caches(clip_cache: str | Path, ssl_cache: str | Path, params: MineParam
         "candidates_truncated": cands.truncated, "pairs": len(frame),
     }
     return frame, summary
-
-
-def write_pairs(frame: Any, summary: dict[str, Any], out: str | Path) -> list[Path]:
-    """Write ``<out>.parquet``, ``<out>.csv`` and ``<out>.json`` (``out`` with or without a suffix)."""
-    out = Path(out)
-    if out.suffix.lower() in (".parquet", ".csv", ".json"):
-        out = out.with_suffix("")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_name(out.name + ".parquet"), out.with_name(out.name + ".csv"), out.with_name(out.name + ".json")]
-    frame.to_parquet(paths[0], index=False)
-    frame.to_csv(paths[1], index=False)
-    paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return paths
-
-
-def export_pair_images(frame: Any, manifest: dict[str, Any], out_dir: str | Path, pairs_dir: str | Path) -> int:
-    """Save the images of PAIRS rows without a file (dataset sources) as ``out_dir/<id>.png``.
-
-    The source is reopened from the cache ``manifest`` (``source``, ``column``); ``path_a``/``path_b``
-    are set in place, relative to ``pairs_dir``. Returns the number of files written.
-    """
-    import os
-
-    from rsmmvp_tasks.mining.images import list_images, open_image
-
-    todo = {frame.at[r, f"image_{s}"] for r in frame.index for s in "ab" if not frame.at[r, f"path_{s}"]}
-    if not todo:
-        return 0
-    source = list_images(manifest["source"], column=manifest.get("column"))
-    pos = {image_id: k for k, image_id in enumerate(source.ids)}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
-    for image_id in sorted(todo):
-        if image_id not in pos:
-            raise ValueError(f"image {image_id!r} is not in {manifest['source']} any more; was the dataset changed?")
-        target = out_dir / (image_id.replace("/", "_") + ".png")
-        open_image(source.raw(pos[image_id])).save(target)
-        written[image_id] = Path(os.path.relpath(target, Path(pairs_dir))).as_posix()
-    for side in "ab":
-        empty = frame[f"path_{side}"] == ""
-        frame.loc[empty, f"path_{side}"] = frame.loc[empty, f"image_{side}"].map(written)
-    log.info("wrote %d pair images to %s", len(written), out_dir)
-    return len(written)

@@ -1,0 +1,267 @@
+"""The PAIRS table: what ``rsmmvp mine`` writes, ``rsmmvp review`` shows and ``rsmmvp build`` reads back.
+
+This module is the one definition of the format: its columns, its writer, its reader, and the export
+of pair images that have no file.
+
+Columns
+-------
+One row per mined pair, in rank order. :data:`PAIRS_COLUMNS`, as ``rsmmvp mine`` writes them:
+
+==================  ===========  ==========================================================================
+column              type         meaning
+==================  ===========  ==========================================================================
+``rank``            int          1 = largest gap; unique. Informative: annotations are keyed by the images
+``image_a``         str          image id of image A (the key of the pair, with ``image_b``)
+``image_b``         str          image id of image B
+``path_a``          str          file of image A ("" for a dataset row not exported); relative paths
+                                 resolve against the PAIRS file's folder, then the working directory
+``path_b``          str          file of image B
+``clip_similarity`` float        CLIP cosine of the two images
+``ssl_similarity``  float        self-supervised (DINOv2) cosine
+``gap``             float        ``clip_similarity - ssl_similarity``
+``clip_encoder``    str          CLIP model id or folder
+``ssl_encoder``     str          SSL model id or folder
+==================  ===========  ==========================================================================
+
+A table written by hand needs only :data:`PAIRS_REQUIRED_COLUMNS`; ``rank`` then follows row order
+(1, 2, ...), ``path_a``/``path_b`` default to ``image_a``/``image_b`` (image paths), and other columns
+are carried through to the review page. The pair ``(image_a, image_b)`` must be unique.
+
+Files
+-----
+:func:`write_pairs` writes ``<out>.parquet`` (what the other commands read), ``<out>.csv`` (the same
+table for a spreadsheet, every cell neutralised against formula injection by
+:func:`rsmmvp_tasks.fileio.write_csv_safe`) and ``<out>.json`` (the mining parameters and counts).
+:func:`read_pairs` reads either table (a CSV's neutralised cells are restored). A PAIRS table is
+identified by the SHA-256 of its file (:func:`file_sha256`), which the review page records.
+
+Errors: :class:`PairsError` (an :class:`~rsmmvp_tasks.errors.InputError`) for a missing or malformed
+table; its message names the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rsmmvp_tasks.errors import InputError
+from rsmmvp_tasks.fileio import (
+    atomic_write_bytes,
+    atomic_write_text,
+    restore_csv_cell,
+    write_csv_safe,
+)
+from rsmmvp_tasks.values import none_if_missing, text_or_empty
+
+__all__ = [
+    "PAIRS_COLUMNS",
+    "PAIRS_REQUIRED_COLUMNS",
+    "PAIRS_SUFFIXES",
+    "PairsError",
+    "PairsTable",
+    "export_pair_images",
+    "file_sha256",
+    "is_pairs_table",
+    "pairs_stem",
+    "read_pairs",
+    "write_pairs",
+]
+
+log = logging.getLogger(__name__)
+
+#: The columns ``rsmmvp mine`` writes, in order.
+PAIRS_COLUMNS: tuple[str, ...] = ("rank", "image_a", "image_b", "path_a", "path_b", "clip_similarity",
+                                  "ssl_similarity", "gap", "clip_encoder", "ssl_encoder")
+#: The columns a PAIRS table must have.
+PAIRS_REQUIRED_COLUMNS: tuple[str, ...] = ("image_a", "image_b", "clip_similarity", "ssl_similarity")
+#: The files :func:`write_pairs` writes, by suffix.
+PAIRS_SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".json")
+
+
+class PairsError(InputError):
+    """A PAIRS table that is missing or malformed (the message names the file)."""
+
+
+def is_pairs_table(columns: Iterable[str]) -> bool:
+    """Whether a table with these columns is a PAIRS table (e.g. to tell a user who validates one)."""
+    return set(PAIRS_REQUIRED_COLUMNS) <= set(columns)
+
+
+def pairs_stem(out: str | Path) -> Path:
+    """``out`` without a PAIRS suffix: ``pairs.parquet`` and ``pairs`` both name the files ``pairs.*``."""
+    out = Path(out)
+    return out.with_suffix("") if out.suffix.lower() in PAIRS_SUFFIXES else out
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (a PAIRS table's identity)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class PairsTable:
+    """A PAIRS table as read by :func:`read_pairs`.
+
+    ``records`` are the rows as dicts in rank order: ``rank`` an int, ``image_a``/``image_b`` stripped
+    text, ``path_a``/``path_b`` the *resolved* image paths, missing cells ``None``.
+    """
+
+    path: Path
+    sha256: str
+    records: list[dict[str, Any]]
+
+    def by_rank(self) -> dict[int, dict[str, Any]]:
+        """Records keyed by ``rank``."""
+        return {r["rank"]: r for r in self.records}
+
+    def by_images(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Records keyed by ``(image_a, image_b)``, the key annotations attach by."""
+        return {(r["image_a"], r["image_b"]): r for r in self.records}
+
+    def encoders(self, record: Mapping[str, Any]) -> str | None:
+        """``"clip=<id>;ssl=<id>"`` from the ``clip_encoder``/``ssl_encoder`` columns, or ``None``."""
+        clip, ssl = text_or_empty(record.get("clip_encoder")), text_or_empty(record.get("ssl_encoder"))
+        return f"clip={clip};ssl={ssl}" if clip or ssl else None
+
+
+def _resolve_image(value: str, base: Path) -> Path:
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return p
+    for candidate in (base / p, Path.cwd() / p):
+        if candidate.exists():
+            return candidate.resolve()
+    return (base / p).resolve()
+
+
+def _read_frame(path: Path) -> Any:
+    """The table in ``path`` as a DataFrame (CSV cells neutralised by our writer restored)."""
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # pyarrow's errors are OSError / ValueError subclasses
+        raise PairsError(f"{path}: cannot be read as a PAIRS table ({type(exc).__name__}: {exc})") from None
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(restore_csv_cell)
+    return frame
+
+
+def _check_columns(frame: Any, path: Path) -> Any:
+    """Required columns present, similarities numeric, ranks unique ints; returns the frame in rank order."""
+    import pandas as pd
+
+    missing = [c for c in PAIRS_REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise PairsError(
+            f"{path}: not a PAIRS table, missing column(s) {missing} (has {list(frame.columns)}); "
+            f"it needs {list(PAIRS_REQUIRED_COLUMNS)}, as written by `rsmmvp mine`"
+        )
+    for col in ("clip_similarity", "ssl_similarity"):
+        try:
+            frame[col] = pd.to_numeric(frame[col]).astype(float)
+        except (ValueError, TypeError) as exc:
+            raise PairsError(f"{path}: column {col!r} must hold numbers ({exc})") from None
+    if "rank" not in frame.columns:
+        frame["rank"] = range(1, len(frame) + 1)
+        return frame
+    try:
+        frame["rank"] = pd.to_numeric(frame["rank"]).astype(int)
+    except (ValueError, TypeError) as exc:
+        raise PairsError(f"{path}: column 'rank' must hold integers ({exc})") from None
+    dupes = sorted(frame.loc[frame["rank"].duplicated(), "rank"].unique().tolist())
+    if dupes:
+        raise PairsError(f"{path}: rank(s) {dupes[:10]} appear more than once; ranks must be unique")
+    return frame.sort_values("rank", kind="stable")
+
+
+def read_pairs(path: str | Path) -> PairsTable:
+    """Read and check a PAIRS table (``.parquet``, else CSV); see the module docstring for its columns.
+
+    Raises :class:`PairsError` when it is missing, unreadable, lacks a required column, holds
+    non-numeric similarities, repeats a rank or repeats a pair ``(image_a, image_b)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PairsError(f"PAIRS table not found: {path} (write one with `rsmmvp mine`)")
+    frame = _check_columns(_read_frame(path), path)
+    base = path.resolve().parent
+    records: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for rec in frame.to_dict(orient="records"):
+        rec = {k: none_if_missing(v) for k, v in rec.items()}
+        rec["rank"] = int(rec["rank"])
+        rec["image_a"], rec["image_b"] = text_or_empty(rec["image_a"]), text_or_empty(rec["image_b"])
+        if not rec["image_a"] or not rec["image_b"]:
+            raise PairsError(f"{path}: pair rank {rec['rank']} has an empty image_a or image_b")
+        key = (rec["image_a"], rec["image_b"])
+        if key in seen:
+            raise PairsError(f"{path}: pair {key[0]!r}, {key[1]!r} appears twice (ranks {seen[key]} and {rec['rank']}); "
+                             "a pair's images are its key and must be unique")
+        seen[key] = rec["rank"]
+        for side in ("a", "b"):
+            raw = text_or_empty(rec.get(f"path_{side}")) or rec[f"image_{side}"]
+            rec[f"path_{side}"] = str(_resolve_image(raw, base))
+        records.append(rec)
+    return PairsTable(path=path, sha256=file_sha256(path), records=records)
+
+
+def write_pairs(frame: Any, summary: Mapping[str, Any], out: str | Path) -> list[Path]:
+    """Write ``<out>.parquet``, ``<out>.csv`` (formula-safe) and ``<out>.json``; return the three paths.
+
+    ``out`` may carry one of :data:`PAIRS_SUFFIXES` or none. Each file is written atomically.
+    """
+    stem = pairs_stem(out)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    parquet, csv_path, json_path = (stem.with_name(stem.name + s) for s in PAIRS_SUFFIXES)
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(parquet, buf.getvalue())
+    write_csv_safe(csv_path, frame)
+    atomic_write_text(json_path, json.dumps(dict(summary), indent=2) + "\n")
+    return [parquet, csv_path, json_path]
+
+
+def export_pair_images(frame: Any, manifest: Mapping[str, Any], out_dir: str | Path, pairs_dir: str | Path) -> int:
+    """Save the images of PAIRS rows without a file (dataset sources) as ``out_dir/<id>.png``.
+
+    The source is reopened from a cache ``manifest`` (``source``, ``column``); ``path_a``/``path_b``
+    are set in place, relative to ``pairs_dir``. Returns the number of files written. Raises
+    :class:`PairsError` when an image id is no longer in the source (it was changed since embedding).
+    """
+    from rsmmvp_tasks.mining.images import list_images, open_image
+
+    todo = {frame.at[r, f"image_{s}"] for r in frame.index for s in "ab" if not frame.at[r, f"path_{s}"]}
+    if not todo:
+        return 0
+    source = list_images(manifest["source"], column=manifest.get("column"))
+    pos = {image_id: k for k, image_id in enumerate(source.ids)}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    for image_id in sorted(todo):
+        if image_id not in pos:
+            raise PairsError(f"image {image_id!r} is not in {manifest['source']} any more; was the dataset changed? "
+                             "Re-embed it, or rerun `rsmmvp mine` with --no-export-images")
+        target = out_dir / (image_id.replace("/", "_") + ".png")
+        open_image(source.raw(pos[image_id])).save(target)
+        written[image_id] = Path(os.path.relpath(target, Path(pairs_dir))).as_posix()
+    for side in "ab":
+        empty = frame[f"path_{side}"] == ""
+        frame.loc[empty, f"path_{side}"] = frame.loc[empty, f"image_{side}"].map(written)
+    log.info("wrote %d pair images to %s", len(written), out_dir)
+    return len(written)
