@@ -165,7 +165,7 @@ def test_unreadable_images_are_reported_and_skipped(image_dir: Path, clip_dir: P
         embed_images(root, str(clip_dir), tmp_path / "strict", workers=0, strict=True, progress=False)
     code = main(["embed", str(root), "--encoder", str(clip_dir), "--out", str(tmp_path / "strict2"),
                  "--workers", "0", "--strict", "--no-progress"])
-    assert code == 1
+    assert code == 2
     # strict on a cache that already lists them: retried, still fatal
     with pytest.raises(ImageReadError):
         embed_images(root, str(clip_dir), tmp_path / "c", workers=0, strict=True, progress=False)
@@ -223,7 +223,7 @@ def test_resume_with_another_encoder_is_refused(image_dir: Path, clip_dir: Path,
     with pytest.raises(ManifestMismatchError, match="dtype"):
         embed_images(image_dir, str(clip_dir), tmp_path / "c", workers=0, storage_dtype="float16", progress=False)
     assert main(["embed", str(image_dir), "--encoder", str(dino_dir), "--out", str(tmp_path / "c"),
-                 "--workers", "0", "--no-progress"]) == 1
+                 "--workers", "0", "--no-progress"]) == 2
 
 
 def test_shards_of_several_processes_merge_and_duplicates_are_refused(tmp_path: Path) -> None:
@@ -273,7 +273,7 @@ def test_cli_embed_then_mine_end_to_end(image_dir: Path, clip_dir: Path, dino_di
     assert "12 embedded" in capsys.readouterr().out
     # loose thresholds: random tiny models give no CLIP-blind pair at MMVP's 0.95 / 0.6
     assert main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "ssl"), "--out",
-                 str(tmp_path / "pairs"), "--clip-min", "-1", "--ssl-max", "1", "--dup-threshold", "1.01",
+                 str(tmp_path / "pairs"), "--clip-min", "-1", "--ssl-max", "1", "--dup-threshold", "1",
                  "--no-progress"]) == 0
     pairs = pd.read_parquet(tmp_path / "pairs.parquet")
     assert len(pairs) == N_IMAGES // 2  # one pair per image
@@ -290,7 +290,7 @@ def test_dataset_source_end_to_end_exports_pair_images(image_dir: Path, clip_dir
     import pandas as pd
 
     from rsmmvp_tasks.cli import main
-    from rsmmvp_tasks.mining.annotations import read_pairs
+    from rsmmvp_tasks.mining.pairs import read_pairs
 
     files = list_images(image_dir)
     ds = datasets.Dataset.from_dict({"image": [str(files.path(k)) for k in range(6)]}).cast_column("image", datasets.Image())
@@ -299,7 +299,7 @@ def test_dataset_source_end_to_end_exports_pair_images(image_dir: Path, clip_dir
         assert main(["embed", str(tmp_path / "ds"), "--encoder", str(model), "--out", str(tmp_path / name),
                      "--workers", "0", "--no-progress"]) == 0
     assert main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "ssl"), "--out",
-                 str(tmp_path / "out" / "pairs"), "--clip-min", "-1", "--ssl-max", "1", "--dup-threshold", "1.01",
+                 str(tmp_path / "out" / "pairs"), "--clip-min", "-1", "--ssl-max", "1", "--dup-threshold", "1",
                  "--no-progress"]) == 0
     pairs = pd.read_parquet(tmp_path / "out" / "pairs.parquet")
     assert len(pairs) == 3 and pairs.image_a.str.startswith("row-").all()
