@@ -12,10 +12,10 @@ from mined_pairs import CLIP_ID, SSL_ID, annotation, make_pairs
 
 from rsmmvp_tasks.mining.annotations import (
     CSV_COLUMNS,
-    read_pairs,
     rows_from_annotations,
     write_annotation_template,
 )
+from rsmmvp_tasks.mining.pairs import read_pairs
 from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
 
 
@@ -147,7 +147,7 @@ def test_nothing_annotated_and_bad_tables_are_clear_errors(tmp_path: Path) -> No
     dup.write_text("image_a,image_b,clip_similarity,ssl_similarity,rank\na,b,0.9,0.3,1\nc,d,0.9,0.3,1\n")
     with pytest.raises(ValueError, match=r"rank\(s\) \[1\] appear more than once"):
         read_pairs(dup)
-    with pytest.raises(FileNotFoundError, match="rsmmvp mine"):
+    with pytest.raises(ValueError, match="rsmmvp mine"):
         read_pairs(tmp_path / "absent.parquet")
 
 
@@ -155,7 +155,7 @@ def test_pairs_written_by_rsmmvp_mine(tmp_path: Path) -> None:
     """The real writer's output: ids in image_a/b, files in path_a/b, parquet + csv side by side."""
     import pandas as pd
 
-    from rsmmvp_tasks.mining.search import PAIRS_COLUMNS, write_pairs
+    from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS, write_pairs
 
     frame = pd.read_parquet(make_pairs(tmp_path / "src", n=2))
     frame["path_a"] = [str((tmp_path / "src" / p).resolve()) for p in frame["image_a"]]

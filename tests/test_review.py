@@ -19,7 +19,9 @@ import pytest
 from mined_pairs import annotation, make_pairs
 
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.mining.annotations import read_pairs, rows_from_annotations
+from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks.mining.annotations import rows_from_annotations
+from rsmmvp_tasks.mining.pairs import read_pairs
 from rsmmvp_tasks.mining.review import DATA_PLACEHOLDER, write_review_page
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -71,7 +73,7 @@ def test_link_images_and_unreadable_image(tmp_path: Path, caplog: pytest.LogCapt
     assert bad["src_b"] is None and "unreadable image" in bad["error_b"]
     assert bad["src_a"].startswith("data:image/jpeg")  # the other image of that pair is still shown
     assert "pair rank 2, image B: unreadable image" in caplog.text
-    with pytest.raises(ValueError, match="limit must be a positive"):
+    with pytest.raises(UsageError, match=r"limit \(--limit\) must be a positive"):
         write_review_page(pairs, out, limit=0)
 
 

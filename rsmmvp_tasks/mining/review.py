@@ -1,7 +1,7 @@
-"""The annotation page of ``rsmmvp review``: a static HTML file where a person writes one question per pair.
+r"""The annotation page of ``rsmmvp review``: a static HTML file where a person writes one question per pair.
 
-:func:`write_review_page` reads a PAIRS table (see :mod:`rsmmvp_tasks.mining.annotations` for its
-columns) and writes into ``out_dir``:
+:func:`write_review_page` reads a PAIRS table (:mod:`rsmmvp_tasks.mining.pairs`) and writes into
+``out_dir``:
 
 ``index.html``
     One self-contained page (no server, no network: open it from disk). Each pair is shown side by
@@ -18,8 +18,17 @@ columns) and writes into ``out_dir``:
 
 Images are embedded as downscaled JPEG ``data:`` URIs by default (the page is one file you can
 move or send), or linked by relative path (``embed_images=False``: small page, full resolution,
-but it must stay where the images can be reached). An image that cannot be read is logged and
-shown as a message on its card; it does not stop the page.
+but it must stay where the images can be reached). An image that cannot be read — missing,
+corrupt, or a decompression bomb (more pixels than PIL's ``Image.MAX_IMAGE_PIXELS`` allows) — is
+logged and shown as a message on its card; it does not stop the page.
+
+The page's data is JSON inside a ``<script type="application/json">`` element. Any PAIRS value may
+hold ``</script>``, ``<!--`` or ``&``: :func:`script_json` writes ``<``, ``>`` and ``&`` as ``\u003c``,
+``\u003e``, ``\u0026`` (and U+2028/U+2029 escaped), so the HTML parser never sees markup in it and
+``JSON.parse`` reads back exactly the values.
+
+Errors: :class:`~rsmmvp_tasks.mining.pairs.PairsError` for a missing or malformed PAIRS table,
+:class:`~rsmmvp_tasks.errors.UsageError` for ``limit`` or ``thumb_size`` below 1.
 """
 
 from __future__ import annotations
@@ -35,10 +44,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.mining.annotations import PairsTable, read_pairs, write_annotation_template
+from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.mining.annotations import write_annotation_template
+from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS, PairsTable, read_pairs
 from rsmmvp_tasks.schema import PATTERNS
 
-__all__ = ["DATA_PLACEHOLDER", "TEMPLATE_NAME", "page_data", "thumbnail_data_uri", "write_review_page"]
+__all__ = ["DATA_PLACEHOLDER", "TEMPLATE_NAME", "page_data", "script_json", "thumbnail_data_uri", "write_review_page"]
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +61,16 @@ LARGE_PAGE_MB = 100.0
 DATA_PLACEHOLDER = "__RSMMVP_DATA__"
 
 # PAIRS columns the page shows in their own places (others go to the card's score line).
-_KNOWN = {"rank", "image_a", "image_b", "path_a", "path_b", "clip_similarity", "ssl_similarity", "gap",
-          "clip_encoder", "ssl_encoder"}
+_KNOWN = frozenset(PAIRS_COLUMNS)
+#: characters written as JSON \u escapes inside the page's <script> element
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
 def thumbnail_data_uri(path: str | Path, max_side: int = 384, quality: int = 85) -> str:
     """A JPEG ``data:`` URI of the image at ``path``, downscaled to fit ``max_side`` pixels.
 
-    Raises ``OSError`` (PIL's ``UnidentifiedImageError`` included) when the file cannot be read.
+    Raises ``OSError`` (PIL's ``UnidentifiedImageError`` included) when the file cannot be read and
+    PIL's ``DecompressionBombError`` when it has more pixels than PIL allows.
     """
     from PIL import Image
 
@@ -92,9 +106,13 @@ def _image_src(abs_path: str, out_dir: Path, embed: bool, max_side: int) -> tupl
     if not embed:
         rel = Path(os.path.relpath(abs_path, out_dir.resolve())).as_posix()
         return urllib.parse.quote(rel), None
+    from PIL import Image
+
     try:
         return thumbnail_data_uri(abs_path, max_side=max_side), None
-    except (OSError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        return None, f"image too large to show safely ({exc})"
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError for some malformed headers
         return None, f"unreadable image ({type(exc).__name__}: {exc})"
 
 
@@ -133,13 +151,19 @@ def page_data(pairs: PairsTable, out_dir: Path, *, embed_images: bool = True, li
     }
 
 
+def script_json(data: Any) -> str:
+    """``data`` as JSON safe to place inside a ``<script>`` element (see the module docstring)."""
+    text = json.dumps(data, ensure_ascii=False)
+    for char, escape in _SCRIPT_ESCAPES.items():
+        text = text.replace(char, escape)  # these characters occur only inside JSON strings, where \u escapes are exact
+    return text
+
+
 def _render(data: dict[str, Any]) -> str:
     template = resources.files("rsmmvp_tasks.mining").joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
     if template.count(DATA_PLACEHOLDER) != 1:
         raise RuntimeError(f"{TEMPLATE_NAME} must contain {DATA_PLACEHOLDER} exactly once")
-    # JSON inside <script>: "</" would end the element early, "<!--" could open a comment.
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
-    return template.replace(DATA_PLACEHOLDER, payload)
+    return template.replace(DATA_PLACEHOLDER, script_json(data))
 
 
 def write_review_page(pairs_path: str | Path, out_dir: str | Path, *, embed_images: bool = True,
@@ -147,17 +171,19 @@ def write_review_page(pairs_path: str | Path, out_dir: str | Path, *, embed_imag
     """Write ``out_dir/index.html`` and ``out_dir/annotations_template.csv``; return the page's path.
 
     ``limit`` keeps the first ``limit`` pairs by rank; ``thumb_size`` is the longest side of
-    embedded thumbnails in pixels. Raises what :func:`~rsmmvp_tasks.mining.annotations.read_pairs`
-    raises on a bad PAIRS table.
+    embedded thumbnails in pixels. Raises :class:`~rsmmvp_tasks.mining.pairs.PairsError` on a bad
+    PAIRS table and :class:`~rsmmvp_tasks.errors.UsageError` for ``limit`` or ``thumb_size`` below 1.
     """
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be a positive number of pairs, got {limit}")
+        raise UsageError(f"limit (--limit) must be a positive number of pairs, got {limit}")
+    if thumb_size < 1:
+        raise UsageError(f"thumb_size (--thumb-size) must be a positive number of pixels, got {thumb_size}")
     pairs = read_pairs(pairs_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = page_data(pairs, out, embed_images=embed_images, limit=limit, thumb_size=thumb_size)
     page = out / "index.html"
-    page.write_text(_render(data), encoding="utf-8")
+    atomic_write_text(page, _render(data))
     template = write_annotation_template(pairs, out / "annotations_template.csv", limit=limit)
     size_mb = page.stat().st_size / 1e6
     log.info("wrote %s (%d pairs, images %s, %.1f MB) and %s", page, len(data["pairs"]),
