@@ -39,6 +39,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "embed",
     "mine",
     "review",
+    "report",
+    "leaderboard",
 )
 
 
@@ -94,8 +96,10 @@ def _configure_logging(verbose: bool) -> None:
     if not verbose:
         for name in _CHATTY_LOGGERS:  # some set their own level on import; pin it before they load
             logging.getLogger(name).setLevel(logging.WARNING)
-        # read by datasets when it is imported (later, inside a command's run)
+        # read by datasets when it is imported (later, inside a command's run) ...
         os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        if "datasets" in sys.modules:  # ... or, when main() runs in a process that imported it already
+            sys.modules["datasets"].disable_progress_bars()
 
 
 def _print_error(command: str, message: str) -> None:

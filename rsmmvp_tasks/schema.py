@@ -21,6 +21,10 @@ column                    type                        meaning
 ``encoders``              str (optional)              encoders used for mining, ``"clip=<id>;ssl=<id>"``
 ========================  ==========================  ==================================================
 
+A built dataset folder (``rsmmvp build``) holds the rows as parquet at :data:`PARQUET_NAME` (what
+``datasets.load_dataset(folder)`` reads through the card's :data:`PARQUET_GLOB`), a
+``save_to_disk`` copy in ``disk/`` and the card ``README.md``.
+
 Visual patterns follow MMVP's nine (Tong et al., 2024) plus remote-sensing ones (texture, size).
 Pattern names are stored canonical (the keys of :data:`PATTERNS`); :func:`normalize_pattern`
 maps MMVP's long names and common spellings onto them.
@@ -38,6 +42,9 @@ __all__ = [
     "PATTERNS",
     "PAIR_SIZE",
     "IMAGE_SUFFIXES",
+    "PARQUET_NAME",
+    "PARQUET_GLOB",
+    "normalize_name",
     "option_letters",
     "letter_to_index",
     "normalize_pattern",
@@ -55,6 +62,12 @@ PAIR_SIZE = 2
 
 #: Image file types read from folders (raw layouts, mining sources), compared lower-case.
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+
+#: Where a built dataset folder keeps its rows, relative to the folder (one shard, split ``test``).
+PARQUET_NAME = "data/test-00000-of-00001.parquet"
+
+#: The files of the ``test`` split of a built folder; the card's ``data_files`` (what load_dataset reads).
+PARQUET_GLOB = "data/test-*.parquet"
 
 #: Canonical pattern name -> human-readable description (MMVP's names where they exist).
 PATTERNS: dict[str, str] = {
@@ -93,8 +106,13 @@ _PATTERN_ALIASES: dict[str, str] = {
 }
 
 
-def _key(text: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", text.strip().lower())
+def normalize_name(name: Any) -> str:
+    """A name compared loosely: lower-case, runs of spaces, ``_`` and ``-`` as one space.
+
+    Used for column names of raw tables and for pattern names:
+    ``normalize_name(" Correct_Answer ") == "correct answer"``.
+    """
+    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower())
 
 
 def normalize_pattern(name: str) -> str | None:
@@ -111,11 +129,11 @@ def normalize_pattern(name: str) -> str | None:
     """
     if not isinstance(name, str) or not name.strip():
         return None
-    key = _key(name)
+    key = normalize_name(name)
     if key in PATTERNS:
         return key
     for canonical, long_name in PATTERNS.items():
-        if key == _key(long_name):
+        if key == normalize_name(long_name):
             return canonical
     if key in _PATTERN_ALIASES:
         return _PATTERN_ALIASES[key]

@@ -131,3 +131,62 @@ def make_raw_layout(
     else:
         raise ValueError(f"unknown table format {table_format}")
     return root
+
+
+def tiff_uint16(array) -> bytes:
+    """A little-endian baseline TIFF of a ``(height, width, bands)`` uint16 array (chunky, uncompressed).
+
+    PIL cannot write multi-band 16-bit images; satellite products (4-band reflectance) are written so.
+    """
+    import struct
+
+    import numpy as np
+
+    height, width, bands = array.shape
+    data = np.ascontiguousarray(array, dtype="<u2").tobytes()
+    bits_offset = 8 + len(data)
+    bits = struct.pack("<" + "H" * bands, *([16] * bands))
+    ifd_offset = bits_offset + len(bits)
+    tags = [
+        (256, 3, 1, width),
+        (257, 3, 1, height),
+        (258, 3, bands, bits_offset) if bands > 2 else (258, 3, 1, 16),
+        (259, 3, 1, 1),  # no compression
+        (262, 3, 1, 2 if bands >= 3 else 1),  # RGB / black-is-zero
+        (273, 4, 1, 8),  # strip offset
+        (277, 3, 1, bands),
+        (278, 3, 1, height),
+        (279, 4, 1, len(data)),
+        (284, 3, 1, 1),  # chunky
+        *([(338, 3, 1, 0)] if bands == 4 else []),  # one extra sample, unspecified (e.g. near-infrared)
+        (339, 3, 1, 1),  # unsigned integers
+    ]
+    ifd = struct.pack("<H", len(tags))
+    for tag, kind, count, value in tags:
+        ifd += struct.pack("<HHIHH", tag, kind, count, value, 0) if kind == 3 and count == 1 else struct.pack(
+            "<HHII", tag, kind, count, value
+        )
+    return b"II*\x00" + struct.pack("<I", ifd_offset) + data + bits + ifd + struct.pack("<I", 0)
+
+
+def model_blind_images() -> dict[str, bytes]:
+    """Encoded images a model sees wrong after ``.convert("RGB")``, by what they are.
+
+    ``12bit_in_16bit``: 12-bit reflectance (300..3000) in a 16-bit PNG -> all white;
+    ``float_reflectance``: float32 reflectance 0..0.4 in a TIFF -> all black;
+    ``4band_uint16``: 4-band uint16 reflectance (200..3200) TIFF -> near black.
+    """
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    out: dict[str, bytes] = {}
+    buf = io.BytesIO()
+    Image.fromarray((rng.random((40, 40)) * 2700 + 300).astype(np.uint16)).save(buf, format="PNG")
+    out["12bit_in_16bit"] = buf.getvalue()
+    buf = io.BytesIO()
+    Image.fromarray((rng.random((40, 40)) * 0.4).astype(np.float32)).save(buf, format="TIFF")
+    out["float_reflectance"] = buf.getvalue()
+    out["4band_uint16"] = tiff_uint16((rng.random((40, 40, 4)) * 3000 + 200).astype(np.uint16))
+    return out

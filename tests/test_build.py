@@ -62,6 +62,7 @@ def test_card_header_counts_and_citations(built: tuple[Path, datasets.Dataset]) 
     assert header["task_categories"] == ["visual-question-answering"]
     assert header["configs"][0]["data_files"][0]["path"] == "data/test-*.parquet"
     assert header["dataset_info"]["splits"][0]["num_examples"] == 10
+    assert header["dataset_info"]["splits"][0]["num_bytes"] > 0
     assert "| Quantity and Count (`count`) | 1 | 2 |" in text
     assert "arXiv:2503.15816" in text and "arXiv:2401.06209" in text and "Drawn by the tests." in text
     from rsmmvp_tasks.schema import features
@@ -83,8 +84,11 @@ def test_cli_build_and_refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["build", "--raw", str(good), "--out", str(tmp_path / "out"), "--name", "CLI set"]) == 0
     assert "CLI set" in (tmp_path / "out" / "README.md").read_text()
     bad = make_raw_layout(tmp_path / "bad", defects={"question_mismatch"})
+    capsys.readouterr()
     assert main(["build", "--raw", str(bad), "--out", str(tmp_path / "out2")]) == 1
-    assert "[question_mismatch]" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert err.startswith("rsmmvp build: error: nothing written: the data breaks the RSMMVP contract")
+    assert "[question_mismatch]" in err
     assert not (tmp_path / "out2").exists()
 
 
@@ -170,6 +174,10 @@ def test_process_hub_docs_converts_once_and_caches(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(raw, "read_raw", lambda *a, **k: calls.append(a) or real(*a, **k))
     second = process_hub_docs(image_only, "org/rsmmvp")
     assert calls == [] and _plain(second) == _plain(first)
+    # positive control: the same spy, through the same call, fires when a conversion does happen
+    monkeypatch.setenv("RSMMVP_CACHE", str(tmp_path / "fresh_cache"))
+    third = process_hub_docs(image_only, "org/rsmmvp")
+    assert calls == [(layout,)] and _plain(third) == _plain(first)
     contract = process_hub_docs(first, "org/rsmmvp")  # already in the contract: used as is
     assert _plain(contract) == _plain(first)
 
@@ -195,8 +203,8 @@ def test_cli_build_from_mined_pairs_and_annotations(tmp_path: Path, capsys: pyte
         ("pair-0002", "A"),
     ]
     assert ds[0]["encoders"].startswith(f"clip={CLIP_ID}") and ds[1]["image"].size == (320, 240)
-    with pytest.raises(SystemExit, match="--annotations"):
-        main(["build", "--pairs", str(pairs), "--out", str(tmp_path / "o2")])
+    assert main(["build", "--pairs", str(pairs), "--out", str(tmp_path / "o2")]) == 2
+    assert "rsmmvp build: error: --pairs needs --annotations" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
 
 
@@ -239,10 +247,218 @@ def test_process_hub_docs_refuses_unusable_hub_data(tmp_path: Path, monkeypatch:
     assert not any((tmp_path / "cache").rglob("state.json"))  # nothing half-converted is cached
 
 
-def test_rebuild_replaces_earlier_shards(built: tuple[Path, datasets.Dataset], tmp_path: Path) -> None:
+def test_rebuild_replaces_its_own_output(built: tuple[Path, datasets.Dataset], tmp_path: Path) -> None:
     out, _ = built
-    stale = out / "data" / "test-00000-of-00002.parquet"
-    shutil.copy(out / "data" / "test-00000-of-00001.parquet", stale)
     build_from_raw(make_raw_layout(tmp_path / "raw_again", n_pairs=3), out)
-    assert not stale.exists()
     assert len(datasets.load_dataset(str(out), split="test")) == 6
+    assert not [p for p in tmp_path.iterdir() if ".rsmmvp-" in p.name]  # no staging or retired folder left
+
+
+# --- issue 9.5: --table on the command line (validate and build) ---
+
+
+def test_cli_table_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    layout = make_raw_layout(tmp_path / "raw")
+    shutil.copy(layout / "Questions.csv", layout / "old_questions_backup.csv")
+    assert main(["validate", str(layout)]) == 2
+    assert "2 files could be the question table" in capsys.readouterr().err
+    assert main(["validate", str(layout), "--table", "Questions.csv"]) == 0
+    assert main(["build", "--raw", str(layout), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+    assert main(["build", "--raw", str(layout), "--table", "Questions.csv", "--out", str(tmp_path / "out")]) == 0
+    assert len(datasets.load_dataset(str(tmp_path / "out"), split="test")) == 10
+
+
+# --- issue 9.11: build never deletes or overwrites files it did not write ---
+
+
+@pytest.mark.parametrize("foreign", ["thesis.tex", "disk/thesis.tex", "data/test-important.parquet", "README.md"])
+def test_build_refuses_a_folder_with_files_it_did_not_write(
+    built: tuple[Path, datasets.Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str], foreign: str
+) -> None:
+    from rsmmvp_tasks.dataset.build import OutputNotEmptyError
+
+    raw = make_raw_layout(tmp_path / "raw2", n_pairs=3)
+    mine = tmp_path / "mine"  # a folder no build wrote
+    (mine / foreign).parent.mkdir(parents=True, exist_ok=True)
+    (mine / foreign).write_bytes(b"precious")
+    with pytest.raises(OutputNotEmptyError, match=foreign.split("/")[-1]):
+        build_from_raw(raw, mine)
+    assert (mine / foreign).read_bytes() == b"precious"
+    out, _ = built  # an earlier build's output with one file added by hand
+    (out / foreign).parent.mkdir(parents=True, exist_ok=True)
+    if not (out / foreign).exists():
+        (out / foreign).write_bytes(b"precious")
+        earlier = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        assert main(["build", "--raw", str(raw), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"holds files an earlier build did not write: {foreign}" in err and "--overwrite" in err
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == earlier
+    assert main(["build", "--raw", str(raw), "--out", str(mine), "--overwrite"]) == 0
+    assert not (mine / foreign).exists() or foreign == "README.md"
+    assert len(datasets.load_dataset(str(mine), split="test")) == 6
+
+
+# --- issue 9.12: a build killed mid-way leaves the earlier output; validate checks what users load ---
+
+
+_KILLED_BUILD = """
+import sys, time
+import datasets
+from rsmmvp_tasks.dataset.build import build_from_raw
+
+real = datasets.Dataset.save_to_disk
+def stall(self, path, **kw):  # the parquet is written; stop here until killed
+    real(self, path, **kw)
+    open(sys.argv[3], "w").close()
+    time.sleep(600)
+datasets.Dataset.save_to_disk = stall
+build_from_raw(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_build_killed_mid_way_leaves_the_earlier_output(built: tuple[Path, datasets.Dataset], tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out, ds = built
+    before = _plain(ds)
+    raw = make_raw_layout(tmp_path / "raw3", n_pairs=3)
+    flag = tmp_path / "stalled"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(raw), str(out), str(flag)])
+    try:
+        deadline = time.monotonic() + 120
+        while not flag.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the build did not reach the stall"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _plain(datasets.load_dataset(str(out), split="test")) == before  # untouched
+    assert main(["validate", str(out)]) == 0
+    assert [p.name for p in out.parent.iterdir() if ".rsmmvp-tmp-" in p.name]  # the killed build's leftovers
+    build_from_raw(raw, out)  # the next build cleans them up
+    assert len(datasets.load_dataset(str(out), split="test")) == 6
+    assert not [p.name for p in out.parent.iterdir() if ".rsmmvp-" in p.name]
+
+
+def test_validate_reads_the_parquet_users_load_not_the_disk_copy(
+    built: tuple[Path, datasets.Dataset], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = built
+    parquet = out / "data" / "test-00000-of-00001.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:200])  # truncated; disk/ is intact
+    assert main(["validate", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rsmmvp validate: error:") and "test-00000-of-00001.parquet" in err
+    assert "cannot be read as parquet" in err
+
+
+# --- issue 9.14: several processes converting the hub snapshot at once ---
+
+
+_CONVERT = """
+import logging, sys, time
+from pathlib import Path
+import datasets
+from rsmmvp_tasks.dataset import hub, loading
+
+logging.basicConfig(level=logging.INFO)
+
+layout = Path(sys.argv[1])
+hub.resolve_source = lambda repo_id: layout
+real = loading.raw_to_dataset
+def slow(*a, **k):  # widen the window in which both processes convert
+    time.sleep(1.0)
+    return real(*a, **k)
+loading.raw_to_dataset = slow
+Path(sys.argv[2]).touch()
+while not Path(sys.argv[3]).exists():
+    time.sleep(0.01)
+docs = datasets.Dataset.from_dict({"image": ["x"]})
+print("rows", len(loading.process_hub_docs(docs, "org/rsmmvp")))
+"""
+
+
+def test_two_processes_convert_the_hub_snapshot_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    layout = make_raw_layout(tmp_path / "snapshot")
+    env = {**os.environ, "RSMMVP_CACHE": str(tmp_path / "cache")}
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CONVERT, str(layout), str(tmp_path / f"ready{i}"), str(go)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.05)
+    go.touch()  # both start converting now
+    results = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+        assert "rows 10" in out and "Traceback" not in err
+    logs = "".join(err for _, err in results)
+    assert logs.count("converting its question table") == 1, logs
+    assert logs.count("converted by another process") == 1, logs
+    assert len(list((tmp_path / "cache" / "org__rsmmvp").glob("*/state.json"))) == 1
+
+
+# --- issue 9.16: a push that cannot reach the hub is a message, not a traceback ---
+
+
+def test_push_with_no_hub_is_not_pushed_exit_3(
+    built: tuple[Path, datasets.Dataset], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import huggingface_hub
+
+    out, _ = built
+    secret = "hf_SECRETtoken1234567890"
+
+    class Unreachable:
+        def __init__(self, token: str | None = None) -> None:
+            pass
+
+        def create_repo(self, repo_id: str, **kw: object) -> str:
+            raise ConnectionError(f"[Errno 111] Connection refused (token {secret})")
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Unreachable)
+    monkeypatch.setenv("HF_TOKEN", secret)
+    raw = make_raw_layout(out.parent / "raw4")
+    assert main(["build", "--raw", str(raw), "--out", str(out.parent / "o4"), "--push", "me/x"]) == 3
+    err = capsys.readouterr().err
+    assert "rsmmvp build: error: not pushed to me/x: ConnectionError" in err
+    assert "huggingface-cli upload me/x" in err and secret not in err and "Traceback" not in err
+    assert len(datasets.load_dataset(str(out.parent / "o4"), split="test")) == 10  # built, only not pushed
+
+
+# --- issue 9.20: the card's metadata is what datasets expects ---
+
+
+def test_load_dataset_of_a_built_folder_does_not_warn(built: tuple[Path, datasets.Dataset]) -> None:
+    out, _ = built
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(level=logging.WARNING)
+    logger = logging.getLogger("datasets")
+    logger.addHandler(handler)
+    try:
+        assert len(datasets.load_dataset(str(out), split="test")) == 10
+    finally:
+        logger.removeHandler(handler)
+    messages = [r.getMessage() for r in records]
+    assert not [m for m in messages if "malformed" in m or "dataset card" in m], messages

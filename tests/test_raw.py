@@ -91,6 +91,12 @@ def test_option_columns_answer_text_and_image_column(tmp_path: Path) -> None:
         ('["Two", "Four"]', ["Two", "Four"]),
         (["Two", "Four"], ["Two", "Four"]),
         ("(a) North-south (b) East-west (c) Neither", ["North-south", "East-west", "Neither"]),
+        # markers run a, b, c in order; anything else is option text (issue 9.4)
+        ("(a) tree(s) present (b) none", ["tree(s) present", "none"]),
+        ("A. Zone C: urban B. rural", ["Zone C: urban", "rural"]),
+        ("(a) Left, (b) Right", ["Left", "Right"]),
+        ("(a) Left; (b) Right (c) Both", ["Left", "Right", "Both"]),
+        ("(A) Yes (B) No", ["Yes", "No"]),
     ],
 )
 def test_parse_options(value: object, expected: list[str]) -> None:
@@ -123,8 +129,11 @@ def test_unparseable_layout_lists_what_it_found(tmp_path: Path) -> None:
 
 
 def test_not_a_folder(tmp_path: Path) -> None:
-    with pytest.raises(RawLayoutError, match="not a folder"):
+    with pytest.raises(RawLayoutError, match="no such folder"):
         read_raw(tmp_path / "nope")
+    (tmp_path / "file.csv").write_text("a,b\n")
+    with pytest.raises(RawLayoutError, match="a file; a raw layout is a folder"):
+        read_raw(tmp_path / "file.csv")
 
 
 def test_float_indices_from_spreadsheets_and_bad_index(tmp_path: Path) -> None:
@@ -137,3 +146,90 @@ def test_float_indices_from_spreadsheets_and_bad_index(tmp_path: Path) -> None:
     table.to_csv(layout / "Questions.csv", index=False)
     with pytest.raises(RawLayoutError, match="table row 3: index '2.5' is not an integer"):
         read_raw(layout)
+
+
+# --- issue 9.3: images are matched by relative path; an ambiguous name is refused with its candidates ---
+
+
+def _image(path: Path, shade: int) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (shade, 0, 0)).save(path)
+
+
+def _table(root: Path, images: list[str] | None, n: int = 2) -> None:
+    rows = [
+        {"Index": i + 1, "Question": "Is it red?", "Options": "(a) Yes (b) No", "Correct Answer": "(a)" if i % 2 else "(b)"}
+        for i in range(n)
+    ]
+    if images is not None:
+        for row, image in zip(rows, images):
+            row["Image"] = image
+    pd.DataFrame(rows).to_csv(root / "Questions.csv", index=False)
+
+
+def test_same_name_in_two_folders_is_matched_by_relative_path(tmp_path: Path) -> None:
+    _image(tmp_path / "left" / "1.png", 10)
+    _image(tmp_path / "right" / "1.png", 200)
+    _table(tmp_path, ["left/1.png", "right/1.png"])
+    rows = read_raw(tmp_path)
+    assert [Path(r["image"]).relative_to(tmp_path).as_posix() for r in rows] == ["left/1.png", "right/1.png"]
+
+
+def test_same_name_in_two_folders_without_a_path_is_refused(tmp_path: Path) -> None:
+    _image(tmp_path / "left" / "1.png", 10)
+    _image(tmp_path / "right" / "1.png", 200)
+    _table(tmp_path, ["1.png", "right/1.png"])
+    with pytest.raises(RawLayoutError) as err:
+        read_raw(tmp_path)
+    message = str(err.value)
+    assert "table row 1, image '1.png': left/1.png, right/1.png" in message and "refusing to guess" in message
+    assert "table row 2" not in message  # right/1.png is a path: not ambiguous
+
+
+def test_names_differing_only_in_case_are_different_files(tmp_path: Path) -> None:
+    _image(tmp_path / "imgs" / "Img.jpg", 10)
+    _image(tmp_path / "imgs" / "img.jpg", 200)
+    _table(tmp_path, ["img.jpg", "Img.jpg"])
+    assert [Path(r["image"]).name for r in read_raw(tmp_path)] == ["img.jpg", "Img.jpg"]
+    _table(tmp_path, ["IMG.JPG", "Img.jpg"])  # matches both when case is ignored: refused
+    with pytest.raises(RawLayoutError, match=r"image 'IMG.JPG': imgs/Img.jpg, imgs/img.jpg"):
+        read_raw(tmp_path)
+
+
+def test_a_thumbnails_folder_of_the_same_names_is_refused_not_used(tmp_path: Path) -> None:
+    layout = make_raw_layout(tmp_path)
+    for image in (layout / "MMVP Images").glob("*.jpg"):
+        _image(layout / "thumbnails" / image.name, 0)
+    with pytest.raises(RawLayoutError) as err:
+        read_raw(layout)
+    message = str(err.value)
+    assert "10 row(s)" in message and "index 1 (no image column): MMVP Images/1.jpg, thumbnails/1.jpg" in message
+    # hidden folders (caches, checkpoints) are not part of the layout
+    (layout / "thumbnails").rename(layout / ".thumbnails")
+    assert [Path(r["image"]).parent.name for r in read_raw(layout)] == ["MMVP Images"] * 10
+
+
+# --- issue 9.5: two candidate question tables are refused; --table picks one ---
+
+
+def test_two_question_tables_are_refused_and_table_picks_one(tmp_path: Path) -> None:
+    layout = make_raw_layout(tmp_path)
+    table = pd.read_csv(layout / "Questions.csv")
+    table.rename(columns={"Correct Answer": "Answer"}).assign(
+        Answer=lambda t: t["Answer"].map({"(a)": "(b)", "(b)": "(a)"})  # a stale copy with flipped answers
+    ).to_csv(layout / "old_questions_backup.csv", index=False)
+    with pytest.raises(RawLayoutError) as err:
+        read_raw(layout)
+    message = str(err.value)
+    assert "2 files could be the question table" in message and "--table" in message
+    assert "Questions.csv (10 rows)" in message and "old_questions_backup.csv (10 rows)" in message
+    chosen = read_raw(layout, table="Questions.csv")
+    backup = read_raw(layout, table=layout / "old_questions_backup.csv")
+    assert [r["answer"] for r in chosen] == ["B" if r["answer"] == "A" else "A" for r in backup]
+    with pytest.raises(RawLayoutError, match="no such file"):
+        read_raw(layout, table="nope.csv")
+    (layout / "notes.csv").write_text("x,y\n1,2\n")
+    with pytest.raises(RawLayoutError, match="not a question table"):
+        read_raw(layout, table="notes.csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rawfixture import DEFECTS, PLANTED, make_raw_layout
+from rawfixture import DEFECTS, PLANTED, make_raw_layout, model_blind_images
 
 from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.dataset.raw import read_raw
@@ -32,7 +32,14 @@ def test_each_defect_alone_is_named_at_its_row(tmp_path: Path, defect: str) -> N
 def test_all_defects_at_once_are_all_listed(tmp_path: Path) -> None:
     report = validate_dataset(read_raw(make_raw_layout(tmp_path, defects=DEFECTS)))
     assert set(PLANTED.values()) <= _found(report), report.format()
-    assert {code for _, code in PLANTED.values()} | {"missing_column", "options_mismatch"} == set(CODES)
+    # codes not planted by the fixture have tests of their own below
+    assert {code for _, code in PLANTED.values()} | {
+        "missing_column",
+        "options_mismatch",
+        "options_not_list",
+        "image_degenerate",
+        "same_image",
+    } == set(CODES)
 
 
 def test_dataset_input_and_missing_column(tmp_path: Path) -> None:
@@ -97,7 +104,7 @@ def test_cli_unreadable_source_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["validate", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "readme.txt" in err and "Correct Answer" in err
-    assert main(["validate", "nobody-here/not-cached"]) == 2
+    assert main(["validate", "nobody-here/not-cached"]) == 3  # the hub cannot be reached (offline tests)
     assert "not in the local hub cache" in capsys.readouterr().err
 
 
@@ -106,3 +113,82 @@ def test_cli_no_images_skips_decoding(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["validate", str(layout)]) == 1
     assert "[image_unreadable] row 6, index 7, pair 3" in capsys.readouterr().out
     assert main(["validate", str(layout), "--no-images"]) == 0
+
+
+# --- issue 9: what the model would see, the same image twice, options as a string, truncation ---
+
+
+@pytest.mark.parametrize("kind, mode", [("12bit_in_16bit", "I;16"), ("float_reflectance", "mode F"),
+                                         ("4band_uint16", "4 band(s) of 16 bits")])
+def test_images_the_model_sees_as_near_constant_are_violations(tmp_path: Path, kind: str, mode: str) -> None:
+    rows = read_raw(make_raw_layout(tmp_path))
+    rows[2]["image"] = model_blind_images()[kind]
+    report = validate_dataset(rows)
+    (violation,) = report.violations
+    assert (violation.row, violation.code) == (2, "image_degenerate")
+    assert mode in violation.message and "scale the data to 8-bit RGB" in violation.message
+
+
+def test_a_real_dark_image_with_detail_is_not_degenerate(tmp_path: Path) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rows = read_raw(make_raw_layout(tmp_path))
+    dark = (np.random.default_rng(1).random((40, 40, 3)) * 40).astype(np.uint8)  # dim, but 40 levels of detail
+    buf = io.BytesIO()
+    Image.fromarray(dark).save(buf, format="PNG")
+    rows[2]["image"] = buf.getvalue()
+    assert validate_dataset(rows).ok
+
+
+def test_both_rows_of_a_pair_with_the_same_image(tmp_path: Path) -> None:
+    rows = read_raw(make_raw_layout(tmp_path))
+    rows[3]["image"] = Path(rows[2]["image"]).read_bytes()  # same bytes, another form (bytes vs path)
+    report = validate_dataset(rows)
+    (violation,) = report.violations
+    assert (violation.row, violation.code, violation.pair_id) == (2, "same_image", "1")
+    assert "[2, 3] use the same image" in violation.message
+    assert validate_dataset(rows, check_images=False).ok  # image checks off: not looked at
+
+
+def test_options_stored_as_a_string_are_refused(tmp_path: Path) -> None:
+    rows = read_raw(make_raw_layout(tmp_path))
+    for row in rows[:2]:
+        row["options"] = "(a) Yes (b) No"  # a string: the prompt would list 14 one-character options
+    report = validate_dataset(rows, check_images=False)
+    assert {(v.row, v.code) for v in report.violations} == {(0, "options_not_list"), (1, "options_not_list")}
+    assert "not a list" in report.format()
+
+
+def test_truncated_image_is_unreadable_even_with_lmms_evals_global_flag(tmp_path: Path) -> None:
+    from PIL import ImageFile
+
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rows = read_raw(make_raw_layout(tmp_path))
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(2).random((64, 64, 3)) * 255).astype(np.uint8)).save(buf, format="JPEG")
+    whole = buf.getvalue()
+    Path(rows[2]["image"]).write_bytes(whole[: len(whole) * 2 // 3])  # PIL pads this silently when the flag is on
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # what `import lmms_eval.api.task` does process-wide
+    try:
+        report = validate_dataset(rows)
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the process setting is left as it was
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+    assert {(v.row, v.code) for v in report.violations} == {(2, "image_unreadable")}
+    assert "truncated" in report.format().lower()
+
+
+def test_pair_size_below_one_is_a_usage_error(tmp_path: Path) -> None:
+    from rsmmvp_tasks.errors import UsageError
+
+    rows = read_raw(make_raw_layout(tmp_path))
+    with pytest.raises(UsageError, match="at least 1"):
+        validate_dataset(rows, pair_size=0)

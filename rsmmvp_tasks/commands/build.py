@@ -1,10 +1,15 @@
-"""``rsmmvp build``: raw layout or mined pairs + annotations -> validated dataset folder (+ hub push)."""
+"""``rsmmvp build``: raw layout or mined pairs + annotations -> validated dataset folder (+ hub push).
+
+Exit status: 0 built (and pushed), 1 the data breaks the contract (nothing written), 2 unreadable
+input or a bad option (e.g. an --out folder holding files no build wrote), 3 built but not pushed.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from rsmmvp_tasks.commands.argtypes import positive_int
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -12,14 +17,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "build",
         help="convert a raw layout or annotated pairs into a validated RSMMVP dataset (parquet, card, optional push)",
         description="Write OUT/data/*.parquet (image bytes embedded), OUT/disk (save_to_disk) and OUT/README.md "
-        "(dataset card) after validating; refuses to write anything when a contract violation is found.",
+        "(dataset card) after validating; refuses to write anything when a contract violation is found. OUT is "
+        "written beside itself and swapped in at the end; an OUT holding files no earlier build wrote is refused "
+        "unless --overwrite.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--raw", help="raw MMVP-style layout: folder or hub dataset id")
     src.add_argument("--pairs", type=Path, help="PAIRS table from `rsmmvp mine` (with --annotations)")
     p.add_argument("--annotations", type=Path, help="annotation JSON/CSV from `rsmmvp review`")
+    p.add_argument("--table", metavar="FILE",
+                   help="with --raw: the question table to read, when the folder holds more than one")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--pair-size", type=int, default=2)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT even if it holds files an earlier build did not write (they are deleted)")
+    p.add_argument("--pair-size", type=positive_int, default=2, help="rows per pair (default 2)")
     p.add_argument("--name", default="RSMMVP-format dataset", help="pretty name on the dataset card")
     p.add_argument("--license", default="cc-by-4.0", help="license id on the dataset card")
     p.add_argument("--description", default=None, help="dataset card description")
@@ -32,43 +43,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsmmvp_tasks.dataset.build import ValidationFailed, build_dataset
+    from rsmmvp_tasks.dataset.build import build_dataset
     from rsmmvp_tasks.dataset.card import CardInfo
+    from rsmmvp_tasks.dataset.hub import push_folder, resolve_source
+    from rsmmvp_tasks.dataset.raw import read_raw
+    from rsmmvp_tasks.errors import UsageError
+    from rsmmvp_tasks.schema import PARQUET_NAME
 
     if args.pairs is not None and args.annotations is None:
-        raise SystemExit("rsmmvp build: --pairs needs --annotations (the file exported by `rsmmvp review`)")
-    from rsmmvp_tasks.dataset.hub import HubSourceError, resolve_source
-    from rsmmvp_tasks.dataset.raw import RawLayoutError, read_raw
+        raise UsageError("--pairs needs --annotations (the file exported by `rsmmvp review`)")
+    if args.raw is not None and args.annotations is not None:
+        raise UsageError("--annotations goes with --pairs, not with --raw")
+    if args.table is not None and args.raw is None:
+        raise UsageError("--table goes with --raw (it names the question table of a raw layout)")
 
     card = CardInfo(pretty_name=args.name, license=args.license, attribution=args.attribution)
     if args.description:
         card.description = args.description
-    try:
-        if args.raw:
-            rows = read_raw(resolve_source(args.raw), pair_size=args.pair_size)
-        else:
-            from rsmmvp_tasks.mining.annotations import rows_from_annotations
+    if args.raw:
+        rows = read_raw(resolve_source(args.raw), pair_size=args.pair_size, table=args.table)
+    else:
+        from rsmmvp_tasks.mining.annotations import rows_from_annotations
 
-            rows = rows_from_annotations(args.pairs, args.annotations)
-    except (HubSourceError, RawLayoutError, FileNotFoundError, ValueError) as exc:
-        print(f"rsmmvp build: cannot read the input: {exc}", file=sys.stderr)
-        return 2
-    try:
-        ds = build_dataset(rows, args.out, card=card, pair_size=args.pair_size)
-    except ValidationFailed as exc:
-        print(f"rsmmvp build: nothing written; the data breaks the RSMMVP contract:\n{exc.report.format()}")
-        return 1
+        rows = rows_from_annotations(args.pairs, args.annotations)
+    ds = build_dataset(rows, args.out, card=card, pair_size=args.pair_size, overwrite=args.overwrite)
     print(
-        f"rsmmvp build: {len(ds)} questions written to {args.out}: data/test-00000-of-00001.parquet "
+        f"rsmmvp build: {len(ds)} questions written to {args.out}: {PARQUET_NAME} "
         "(images embedded), disk/ (save_to_disk), README.md (dataset card)"
     )
     if args.push:
-        from rsmmvp_tasks.dataset.hub import push_folder
-
-        try:
-            url = push_folder(args.out, args.push, private=args.private)
-        except HubSourceError as exc:
-            print(f"rsmmvp build: not pushed: {exc}", file=sys.stderr)
-            return 2
-        print(f"rsmmvp build: pushed to {url}")
+        print(f"rsmmvp build: pushed to {push_folder(args.out, args.push, private=args.private)}")
     return 0

@@ -6,35 +6,70 @@ found: :class:`ValidationFailed` carries the full report), then writes::
     out_dir/data/test-00000-of-00001.parquet   image bytes embedded (no path to a file left behind)
     out_dir/disk/                              datasets.save_to_disk copy (load_from_disk)
     out_dir/README.md                          dataset card (rsmmvp_tasks.dataset.card)
+    out_dir/.rsmmvp-build.json                 the list of files this build wrote (not pushed)
 
 ``datasets.load_dataset(str(out_dir))`` reads it through the card's ``configs``; so does the hub
 after ``rsmmvp build ... --push ORG/NAME``.
+
+Nothing of anyone else's is lost, and no half-written folder is ever left in place:
+
+- ``out_dir`` must be absent, empty, or the output of an earlier build holding only the files that
+  build wrote (its ``.rsmmvp-build.json`` lists them); anything else is refused with
+  :class:`OutputNotEmptyError` unless ``overwrite=True`` (``--overwrite``), which replaces the folder;
+- the whole folder is written to ``.<name>.rsmmvp-tmp-<pid>`` beside ``out_dir`` and swapped in at
+  the end (two renames), so a build killed at any point leaves the earlier output as it was; the next
+  build removes the leftovers of a killed one (and puts an earlier output back if the kill fell
+  between the two renames).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.dataset.card import CardInfo, render_card
-from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, features
 from rsmmvp_tasks.dataset.validate import ValidationReport, validate_dataset
+from rsmmvp_tasks.errors import DataViolationError, UsageError
+from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, PARQUET_NAME, features
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ValidationFailed", "build_dataset", "build_from_raw", "rows_to_dataset"]
+__all__ = [
+    "BUILD_MANIFEST",
+    "OutputNotEmptyError",
+    "ValidationFailed",
+    "build_dataset",
+    "build_from_raw",
+    "check_output_dir",
+    "rows_to_dataset",
+]
 
-PARQUET_NAME = "data/test-00000-of-00001.parquet"
+#: the file, inside a built folder, listing the files the build wrote (how a rebuild knows its own output)
+BUILD_MANIFEST = ".rsmmvp-build.json"
+
+_STAGING = ".rsmmvp-tmp-"
+_RETIRED = ".rsmmvp-old-"
 
 
-class ValidationFailed(ValueError):
-    """The rows break the contract; ``.report`` lists every violation."""
+class ValidationFailed(DataViolationError):
+    """The rows break the contract; ``.report`` lists every violation (exit code 1)."""
 
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__(report.format())
+    def __init__(self, report: ValidationReport, context: str = "the data breaks the RSMMVP contract") -> None:
+        summary = (
+            f"{context} ({report.n_rows} rows, {report.n_pairs} pairs, {len(report.violations)} violation(s)):"
+        )
+        super().__init__("\n".join([summary, *(v.format() for v in report.violations)]))
         self.report = report
+
+
+class OutputNotEmptyError(UsageError):
+    """The output folder holds files that no earlier build wrote (exit code 2)."""
 
 
 def _image_bytes(image: Any) -> dict[str, Any]:
@@ -76,34 +111,144 @@ def rows_to_dataset(rows: list[dict[str, Any]]) -> Any:
     return datasets.Dataset.from_list(records, features=features())
 
 
+def _written_files(folder: Path) -> list[str]:
+    """Every file under ``folder``, as sorted relative POSIX paths."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def check_output_dir(out: Path, *, overwrite: bool = False) -> None:
+    """Refuse ``out`` unless a build may replace it (see the module docstring).
+
+    Raises :class:`OutputNotEmptyError` naming what is in the way and the ``--overwrite`` way out.
+    """
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise OutputNotEmptyError(f"--out {out}: is a file, not a folder; choose a folder path")
+    present = _written_files(out)
+    if not present or overwrite:
+        return
+    manifest = out / BUILD_MANIFEST
+    fix = "choose another --out, move those files away, or pass --overwrite to replace the whole folder"
+    try:
+        written = set(json.loads(manifest.read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        shown = ", ".join(present[:5]) + (f", ... (+{len(present) - 5} more)" if len(present) > 5 else "")
+        raise OutputNotEmptyError(
+            f"--out {out}: the folder is not empty and is not the output of an earlier `rsmmvp build` "
+            f"(no readable {BUILD_MANIFEST}); it holds {shown}. Nothing written; {fix}"
+        ) from None
+    foreign = [f for f in present if f not in written and f != BUILD_MANIFEST]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f", ... (+{len(foreign) - 5} more)" if len(foreign) > 5 else "")
+        raise OutputNotEmptyError(
+            f"--out {out}: holds files an earlier build did not write: {shown}. A rebuild replaces the whole "
+            f"folder; nothing written; {fix}"
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _recover(out: Path) -> None:
+    """Clean up after a build killed mid-way: restore a retired output, drop dead staging folders."""
+    for leftover in sorted(out.parent.glob(f".{out.name}{_RETIRED}*")) + sorted(
+        out.parent.glob(f".{out.name}{_STAGING}*")
+    ):
+        try:
+            pid = int(leftover.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if _pid_alive(pid) and pid != os.getpid():
+            continue  # another build at work
+        if _RETIRED in leftover.name and not out.exists():
+            logger.warning("restoring %s from %s (a build was killed while swapping it in)", out, leftover)
+            leftover.rename(out)
+        else:
+            logger.info("removing %s, left by a killed build", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _write_extra(folder: Path, extra_files: Mapping[str, str | bytes]) -> None:
+    for relative, content in extra_files.items():
+        target = folder / relative
+        if Path(relative).is_absolute() or ".." in Path(relative).parts or target.exists():
+            raise UsageError(f"extra file {relative!r}: must be a new path inside the output folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+
+
 def build_dataset(
-    rows: list[dict[str, Any]], out_dir: str | Path, *, card: CardInfo | None = None, pair_size: int = PAIR_SIZE
+    rows: list[dict[str, Any]],
+    out_dir: str | Path,
+    *,
+    card: CardInfo | None = None,
+    pair_size: int = PAIR_SIZE,
+    overwrite: bool = False,
+    extra_files: Mapping[str, str | bytes] | None = None,
 ) -> Any:
-    """Validate ``rows``, then write the dataset folder (see the module docstring); returns the Dataset."""
+    """Validate ``rows``, then write the dataset folder (see the module docstring); returns the Dataset.
+
+    ``extra_files`` (relative path -> text or bytes) are written into the folder in the same swap and
+    recorded as this build's output (e.g. a task YAML), so a rebuild replaces them too.
+    Raises :class:`ValidationFailed` (nothing written) or :class:`OutputNotEmptyError`.
+    """
+    out = Path(out_dir)
+    _recover(out)
+    check_output_dir(out, overwrite=overwrite)
     report = validate_dataset(rows, pair_size=pair_size)
     if not report.ok:
-        raise ValidationFailed(report)
-    out = Path(out_dir)
+        raise ValidationFailed(report, context="nothing written: the data breaks the RSMMVP contract")
     ds = rows_to_dataset(rows)
-    parquet = out / PARQUET_NAME
-    parquet.parent.mkdir(parents=True, exist_ok=True)
-    for stale in parquet.parent.glob("test-*.parquet"):  # an earlier build's shards would be loaded too
-        logger.info("removing %s from an earlier build", stale)
-        stale.unlink()
-    ds.to_parquet(str(parquet))
-    if (out / "disk").exists():
-        shutil.rmtree(out / "disk")
-    ds.save_to_disk(str(out / "disk"))
-    (out / "README.md").write_text(render_card(ds, card or CardInfo()), encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}{_STAGING}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        (staging / PARQUET_NAME).parent.mkdir(parents=True)
+        ds.to_parquet(str(staging / PARQUET_NAME))
+        ds.save_to_disk(str(staging / "disk"))
+        (staging / "README.md").write_text(render_card(ds, card or CardInfo()), encoding="utf-8")
+        _write_extra(staging, extra_files or {})
+        atomic_write_text(staging / BUILD_MANIFEST, json.dumps({"files": _written_files(staging)}, indent=1))
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     logger.info("wrote %d rows (%d pairs) to %s", len(ds), report.n_pairs, out)
     return ds
 
 
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put the finished ``staging`` folder at ``out``; an earlier ``out`` is removed only afterwards."""
+    retired = out.parent / f".{out.name}{_RETIRED}{os.getpid()}"
+    if out.exists() or out.is_symlink():
+        out.rename(retired)
+    staging.rename(out)
+    if retired.exists():
+        shutil.rmtree(retired)
+
+
 def build_from_raw(
-    raw: str | Path, out_dir: str | Path, *, card: CardInfo | None = None, pair_size: int = PAIR_SIZE
+    raw: str | Path,
+    out_dir: str | Path,
+    *,
+    card: CardInfo | None = None,
+    pair_size: int = PAIR_SIZE,
+    table: str | Path | None = None,
+    overwrite: bool = False,
 ) -> Any:
-    """A raw MMVP-style layout (folder or hub id) -> a validated dataset folder."""
+    """A raw MMVP-style layout (folder or hub id) -> a validated dataset folder (see :func:`build_dataset`)."""
     from rsmmvp_tasks.dataset.hub import resolve_source
     from rsmmvp_tasks.dataset.raw import read_raw
 
-    return build_dataset(read_raw(resolve_source(raw), pair_size=pair_size), out_dir, card=card, pair_size=pair_size)
+    rows = read_raw(resolve_source(raw), pair_size=pair_size, table=table)
+    return build_dataset(rows, out_dir, card=card, pair_size=pair_size, overwrite=overwrite)

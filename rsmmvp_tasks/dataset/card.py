@@ -13,12 +13,9 @@ from typing import Any
 
 import yaml
 
-from rsmmvp_tasks.schema import PATTERNS, features
+from rsmmvp_tasks.schema import PARQUET_GLOB, PATTERNS, features
 
 __all__ = ["CITATIONS", "PARQUET_GLOB", "CardInfo", "render_card"]
-
-#: where build writes the parquet, relative to the dataset folder (the card's data_files)
-PARQUET_GLOB = "data/test-*.parquet"
 
 CITATIONS = """\
 @article{adejumo2025rsmmvp,
@@ -82,11 +79,22 @@ def _size_category(n: int) -> str:
 
 
 def render_card(data: Any, info: CardInfo | None = None) -> str:
-    """The README.md text for ``data``: a :class:`datasets.Dataset` or contract rows (images not needed)."""
+    """The README.md text for ``data``: a :class:`datasets.Dataset` or contract rows (images not needed).
+
+    ``dataset_info.splits`` is written only for a Dataset, with the ``name``, ``num_bytes`` and
+    ``num_examples`` that ``datasets`` requires of it (without ``num_bytes`` every
+    ``load_dataset(folder)`` warns "The splits field in YAML is malformed").
+    """
     info = info or CardInfo()
+    num_bytes: int | None = None
     if hasattr(data, "column_names"):
+        num_bytes = int(data.data.nbytes)
         data = data.remove_columns([c for c in data.column_names if c == "image"]).to_list()
     rows: list[dict[str, Any]] = list(data)
+    dataset_info: dict[str, Any] = {"features": features()._to_yaml_list()}
+    if num_bytes is not None:
+        dataset_info["splits"] = [{"name": "test", "num_bytes": num_bytes, "num_examples": len(rows)}]
+        dataset_info["dataset_size"] = num_bytes
     header = {
         "license": info.license,
         "pretty_name": info.pretty_name,
@@ -95,10 +103,7 @@ def render_card(data: Any, info: CardInfo | None = None) -> str:
         "size_categories": [_size_category(len(rows))],
         "tags": ["remote-sensing", "mmvp", "clip-blind-pairs", "rsmmvp"],
         "configs": [{"config_name": "default", "data_files": [{"split": "test", "path": PARQUET_GLOB}]}],
-        "dataset_info": {
-            "features": features()._to_yaml_list(),
-            "splits": [{"name": "test", "num_examples": len(rows)}],
-        },
+        "dataset_info": dataset_info,
     }
     questions = Counter(r["pattern"] for r in rows)
     pair_pattern = {r["pair_id"]: r["pattern"] for r in rows}

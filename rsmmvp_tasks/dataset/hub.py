@@ -6,6 +6,11 @@
   error names the repo and the two ways out.
 - :func:`push_folder`: create the dataset repo and upload a built folder. The token comes from
   the argument, ``HF_TOKEN`` or the stored ``huggingface-cli login``; it is never printed or logged.
+  Any failure (no token, offline, refused) is a :class:`HubSourceError` saying "not pushed" and why.
+
+Errors: a path that does not exist and is not a hub id is :class:`SourceNotFoundError` (exit code 2);
+a hub that cannot be reached or refuses is :class:`HubSourceError`, a
+:class:`~rsmmvp_tasks.errors.ServiceError` (exit code 3).
 """
 
 from __future__ import annotations
@@ -14,16 +19,22 @@ import logging
 import os
 from pathlib import Path
 
+from rsmmvp_tasks.errors import InputError, ServiceError
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["HUB_REPO_ID", "HubSourceError", "push_folder", "resolve_source"]
+__all__ = ["HUB_REPO_ID", "HubSourceError", "SourceNotFoundError", "push_folder", "resolve_source"]
 
 #: the published benchmark (images from GeoChat_Instruct), as the rsmmvp task loads it
 HUB_REPO_ID = "IVUlab/RSMMVP"
 
 
-class HubSourceError(RuntimeError):
-    """A hub dataset could not be fetched or found in the local cache."""
+class HubSourceError(ServiceError):
+    """The hub could not be reached or refused: a dataset not fetched nor cached, a push not done."""
+
+
+class SourceNotFoundError(InputError, FileNotFoundError):
+    """A local path that does not exist and is not a hub dataset id either."""
 
 
 def resolve_source(path_or_id: str | os.PathLike[str]) -> Path:
@@ -33,7 +44,7 @@ def resolve_source(path_or_id: str | os.PathLike[str]) -> Path:
         return local
     repo_id = str(path_or_id)
     if repo_id.count("/") != 1 or repo_id.startswith((".", "/", "~")):
-        raise FileNotFoundError(f"{repo_id}: no such file or folder, and not a hub dataset id of the form ORG/NAME")
+        raise SourceNotFoundError(f"{repo_id}: no such file or folder, and not a hub dataset id of the form ORG/NAME")
     from huggingface_hub import snapshot_download
 
     logger.info("fetching hub dataset %s (or its cached snapshot)", repo_id)
@@ -50,21 +61,37 @@ def resolve_source(path_or_id: str | os.PathLike[str]) -> Path:
 def push_folder(
     folder: str | os.PathLike[str], repo_id: str, *, private: bool = False, token: str | None = None
 ) -> str:
-    """Upload ``folder`` to the dataset repo ``repo_id`` (created if needed); returns its URL."""
+    """Upload ``folder`` to the dataset repo ``repo_id`` (created if needed); returns its URL.
+
+    Raises :class:`HubSourceError` ("not pushed: <why>; <what to do>") when there is no token or the
+    hub cannot be reached or refuses; the message never contains the token.
+    """
     from huggingface_hub import HfApi, get_token
 
+    from rsmmvp_tasks.dataset.build import BUILD_MANIFEST
+
+    retry = (
+        f"the folder {folder} is complete; push it later with `huggingface-cli upload {repo_id} {folder} "
+        "--repo-type dataset` or rerun `rsmmvp build` with --push"
+    )
     token = token or os.environ.get("HF_TOKEN") or get_token()
     if not token:
         raise HubSourceError(
-            "no Hugging Face token: set HF_TOKEN or run `huggingface-cli login` (the token is read, never printed)"
+            "not pushed: no Hugging Face token: set HF_TOKEN or run `huggingface-cli login` "
+            f"(the token is read, never printed); {retry}"
         )
-    api = HfApi(token=token)
-    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    logger.info("uploading %s to the dataset repo %s", folder, repo_id)
-    api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="dataset",
-        commit_message="Upload RSMMVP-format dataset (rsmmvp build)",
-    )
+    try:
+        api = HfApi(token=token)
+        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        logger.info("uploading %s to the dataset repo %s", folder, repo_id)
+        api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="dataset",
+            commit_message="Upload RSMMVP-format dataset (rsmmvp build)",
+            ignore_patterns=[BUILD_MANIFEST],
+        )
+    except Exception as exc:  # offline, network, auth, refused: all "not pushed", with the reason
+        reason = str(exc).replace(token, "<token>").splitlines()[0] if str(exc) else ""
+        raise HubSourceError(f"not pushed to {repo_id}: {type(exc).__name__}: {reason}; {retry}") from exc
     return str(url)

@@ -1,7 +1,11 @@
 """Loading RSMMVP data from wherever it is, and the ``process_docs`` hook of the full benchmark.
 
-:func:`load_rsmmvp` accepts a built folder (``data/*.parquet`` or ``disk/``), a parquet file, a
-``save_to_disk`` folder, a raw MMVP-style layout (:mod:`rsmmvp_tasks.dataset.raw`) or a hub dataset id.
+:func:`load_rsmmvp` accepts a built folder, a parquet file, a ``save_to_disk`` folder, a raw
+MMVP-style layout (:mod:`rsmmvp_tasks.dataset.raw`) or a hub dataset id. A built folder is read as
+its users read it (``datasets.load_dataset(folder)``: the ``data/*.parquet`` files), not from its
+``disk/`` copy, so a check of the folder checks what is published. What cannot be read is an
+:class:`~rsmmvp_tasks.errors.InputError` naming the file: a corrupt or empty parquet, a
+``DatasetDict`` without the split, a mined PAIRS table (to annotate with ``rsmmvp review`` first).
 
 :func:`process_hub_docs` is what the ``rsmmvp`` task runs on what lmms-eval loaded from the hub.
 If the hub data already has the contract columns it is used as is. Otherwise (the published repo
@@ -10,7 +14,9 @@ repo snapshot is converted with :func:`rsmmvp_tasks.dataset.raw.read_raw`, check
 (violations are logged; it fails only on those that make evaluation impossible: a missing column
 or image, an unreadable image, an answer outside the options, fewer than two options), and
 cached with ``save_to_disk`` under ``$RSMMVP_CACHE`` (default ``~/.cache/rsmmvp``), keyed by the
-snapshot, so the conversion runs once.
+snapshot, so the conversion runs once. Several processes converting at once (every rank of a first
+``accelerate launch``) take a file lock beside the cache: one converts, the others wait and read
+its result.
 """
 
 from __future__ import annotations
@@ -22,15 +28,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.schema import PAIR_SIZE, REQUIRED_COLUMNS
+from rsmmvp_tasks.errors import InputError
+from rsmmvp_tasks.schema import PAIR_SIZE, PARQUET_GLOB, REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cache_root", "is_built", "load_rsmmvp", "process_hub_docs", "raw_to_dataset"]
+__all__ = ["UnreadableDatasetError", "cache_root", "is_built", "load_rsmmvp", "process_hub_docs", "raw_to_dataset"]
 
 #: violations that make a raw layout unusable for evaluation (others, e.g. a missing pattern column
 #: as in MMVP's own hub copy, are logged but tolerated)
 _FATAL = {"missing_column", "image_missing", "image_unreadable", "answer_range", "empty_options"}
+
+
+class UnreadableDatasetError(InputError):
+    """A dataset file or folder that cannot be read as RSMMVP data (exit code 2); the message names it."""
 
 
 def cache_root() -> Path:
@@ -51,7 +62,9 @@ def is_built(path: Path) -> bool:
     )
 
 
-def raw_to_dataset(root: Path, *, name: str | None = None, pair_size: int = PAIR_SIZE) -> Any:
+def raw_to_dataset(
+    root: Path, *, name: str | None = None, pair_size: int = PAIR_SIZE, table: str | Path | None = None
+) -> Any:
     """Read and check a raw layout; the contract Dataset (images embedded) it gives for evaluation.
 
     Every violation is logged; :data:`_FATAL` ones raise :class:`rsmmvp_tasks.dataset.build.ValidationFailed`.
@@ -61,7 +74,7 @@ def raw_to_dataset(root: Path, *, name: str | None = None, pair_size: int = PAIR
     from rsmmvp_tasks.dataset.validate import ValidationReport, validate_dataset
 
     name = name or str(root)
-    rows = read_raw(root, pair_size=pair_size)
+    rows = read_raw(root, pair_size=pair_size, table=table)
     report = validate_dataset(rows, pair_size=pair_size)
     if not report.ok:
         logger.warning("rsmmvp: %s breaks the RSMMVP contract:\n%s", name, report.format())
@@ -71,21 +84,71 @@ def raw_to_dataset(root: Path, *, name: str | None = None, pair_size: int = PAIR
     return rows_to_dataset(rows)
 
 
-def _pick_split(data: Any, split: str) -> Any:
+def _pick_split(data: Any, split: str, where: Path) -> Any:
     import datasets
 
     if isinstance(data, datasets.DatasetDict):
         if split not in data:
-            raise KeyError(f"split {split!r} not found; the dataset has {list(data)}")
+            raise UnreadableDatasetError(
+                f"{where}: a DatasetDict without a {split!r} split (it has {list(data)}); RSMMVP data lives in the "
+                f"{split!r} split: rename it, or pick another with split=..."
+            )
         return data[split]
     return data
 
 
-def load_rsmmvp(path_or_id: str | os.PathLike[str], split: str = "test", *, pair_size: int = PAIR_SIZE) -> Any:
+def _refuse_pairs_table(data: Any, where: Path) -> Any:
+    """``data``, unless it is a mined PAIRS table, which is refused with what to do with it."""
+    from rsmmvp_tasks.mining.pairs import is_pairs_table
+
+    if is_pairs_table(data.column_names):
+        raise UnreadableDatasetError(
+            f"{where} is a mined PAIRS table (from `rsmmvp mine`), not an RSMMVP dataset: annotate its pairs with "
+            f"`rsmmvp review {where} --out DIR`, then build the dataset with `rsmmvp build --pairs {where} "
+            "--annotations FILE --out OUT`"
+        )
+    return data
+
+
+def _read_parquet(files: list[Path], where: Path) -> Any:
+    """The rows of parquet ``files``; a file that is not complete parquet is named in the error."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    for path in files:  # the footer is read first: cheap, and names the damaged file
+        try:
+            pq.ParquetFile(str(path)).close()
+        except Exception as exc:  # noqa: BLE001 - arrow/OS errors have many types; all mean "unreadable"
+            raise UnreadableDatasetError(
+                f"{path}: cannot be read as parquet ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                "is it complete? Rebuild it (`rsmmvp build` swaps a finished folder in, so an interrupted build "
+                "leaves the earlier output intact) or fetch it again"
+            ) from exc
+    try:
+        data = datasets.load_dataset("parquet", data_files=[str(p) for p in files], split="train")
+    except Exception as exc:  # noqa: BLE001 - a damaged row group, mismatched schemas: unreadable input
+        cause = exc
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            cause = cause.__cause__ or cause.__context__  # the root error says what is wrong
+        raise UnreadableDatasetError(
+            f"{where}: cannot be read as parquet ({type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''})"
+        ) from exc
+    return _refuse_pairs_table(data, where)
+
+
+def load_rsmmvp(
+    path_or_id: str | os.PathLike[str],
+    split: str = "test",
+    *,
+    pair_size: int = PAIR_SIZE,
+    table: str | Path | None = None,
+) -> Any:
     """The dataset at ``path_or_id`` as a :class:`datasets.Dataset` in the contract.
 
     ``split`` picks the split of a ``DatasetDict`` folder or the ``data/<split>-*.parquet`` files of a
-    built folder (all ``data/*.parquet`` when none is named so).
+    built folder (all ``data/*.parquet`` when none is named so). ``table`` names the question table of
+    a raw layout holding several. Raises :class:`UnreadableDatasetError` (an
+    :class:`~rsmmvp_tasks.errors.InputError`) for what cannot be read.
     """
     import datasets
 
@@ -94,15 +157,25 @@ def load_rsmmvp(path_or_id: str | os.PathLike[str], split: str = "test", *, pair
     path = resolve_source(path_or_id)
     if path.is_file():
         if path.suffix != ".parquet":
-            raise ValueError(f"{path}: not a parquet file; pass a parquet file, a dataset folder or a hub id")
-        return datasets.load_dataset("parquet", data_files=str(path), split="train")
-    for disk in (path, path / "disk"):
-        if (disk / "state.json").exists() or (disk / "dataset_dict.json").exists():
-            return _pick_split(datasets.load_from_disk(str(disk)), split)
+            raise UnreadableDatasetError(
+                f"{path}: not a parquet file; pass a parquet file, a built or save_to_disk folder, a raw layout "
+                "folder (question table + images) or a hub id"
+            )
+        return _read_parquet([path], path)
+    # a built folder is what load_dataset(folder) reads: data/*.parquet, before any disk/ copy
     parquet = sorted(path.glob(f"data/{split}-*.parquet")) or sorted(path.glob("data/*.parquet"))
     if parquet:
-        return datasets.load_dataset("parquet", data_files=[str(p) for p in parquet], split="train")
-    return raw_to_dataset(path, pair_size=pair_size)
+        return _read_parquet(parquet, path / PARQUET_GLOB if len(parquet) > 1 else parquet[0])
+    for disk in (path, path / "disk"):
+        if (disk / "state.json").exists() or (disk / "dataset_dict.json").exists():
+            try:
+                data = datasets.load_from_disk(str(disk))
+            except Exception as exc:  # noqa: BLE001 - a damaged save_to_disk folder, whatever the error type
+                raise UnreadableDatasetError(
+                    f"{disk}: a save_to_disk folder that cannot be read ({type(exc).__name__}: {exc})"
+                ) from exc
+            return _refuse_pairs_table(_pick_split(data, split, disk), disk)
+    return raw_to_dataset(path, pair_size=pair_size, table=table)
 
 
 def process_hub_docs(docs: Any, repo_id: str) -> Any:
@@ -113,24 +186,30 @@ def process_hub_docs(docs: Any, repo_id: str) -> Any:
 
     from rsmmvp_tasks.dataset.hub import resolve_source
 
+    from filelock import FileLock
+
     snapshot = resolve_source(repo_id)
     key = hashlib.sha1(str(snapshot.resolve()).encode()).hexdigest()[:16]
     cached = cache_root() / repo_id.replace("/", "__") / key
     if (cached / "state.json").exists():
         logger.info("rsmmvp: using the converted %s cached at %s", repo_id, cached)
         return datasets.load_from_disk(str(cached))
-    logger.info(
-        "rsmmvp: %s has columns %s, not the RSMMVP contract; converting its question table and "
-        "images (once; cached at %s)",
-        repo_id,
-        docs.column_names,
-        cached,
-    )
-    ds = raw_to_dataset(snapshot, name=repo_id)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(cached.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    ds.save_to_disk(str(tmp))
-    tmp.rename(cached)  # a half-written cache is never taken for a finished one
+    with FileLock(str(cached) + ".lock"):  # one process converts; the others wait here and find the result
+        if (cached / "state.json").exists():
+            logger.info("rsmmvp: using the converted %s cached at %s (converted by another process)", repo_id, cached)
+            return datasets.load_from_disk(str(cached))
+        logger.info(
+            "rsmmvp: %s has columns %s, not the RSMMVP contract; converting its question table and "
+            "images (once; cached at %s)",
+            repo_id,
+            docs.column_names,
+            cached,
+        )
+        ds = raw_to_dataset(snapshot, name=repo_id)
+        for stale in cached.parent.glob(f"{cached.name}.tmp*"):  # left by a killed conversion (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = cached.with_name(f"{cached.name}.tmp{os.getpid()}")
+        ds.save_to_disk(str(tmp))
+        tmp.rename(cached)  # a half-written cache is never taken for a finished one
     return datasets.load_from_disk(str(cached))

@@ -7,15 +7,25 @@ The layout of MMVP's hub copy (``MMVP/MMVP``), which RSMMVP's hub repo follows::
 
 What :func:`read_raw` accepts, because the exact layout of a repo cannot always be seen first:
 
-- the table anywhere under the root, as ``.csv``, ``.tsv``, ``.json``, ``.jsonl`` or ``.xlsx``
-  (a name containing "question" is tried first);
+- the table anywhere under the root, as ``.csv``, ``.tsv``, ``.json``, ``.jsonl`` or ``.xlsx``; when
+  more than one file has the columns of a question table (``data.csv`` beside
+  ``old_questions_backup.csv``) the reader refuses and lists them: name the one with ``table=``
+  (``--table`` on the command line);
 - column names in any case, with spaces, underscores or hyphens (:data:`COLUMN_ALIASES`);
 - options as ``"(a) X (b) Y"``, ``"A. X B. Y"``, a JSON list, a list, or one column per option
-  (``Option A``, ``option_b``, ``A``, ...);
+  (``Option A``, ``option_b``, ``A``, ...); in the inline forms the markers must run a, b, c, ... in
+  order, so ``"(a) tree(s) present (b) none"`` and ``"A. Zone C: urban B. rural"`` are two options,
+  and a separator before the next marker (``"(a) Left, (b) Right"``) is not part of an option;
 - answers as ``(a)``, ``a``, ``A``, ``(A)``, ``A.`` or the option's text;
 - an optional pattern column (absent: pattern ``""``, which the validator reports as unknown),
   pair column (absent: pair = ``(Index - 1) // pair_size``), source column;
 - images matched by a file-name column, else by index (``<Index>.jpg|jpeg|png|tif|tiff|bmp|webp``).
+  A file-name cell is looked up as a path relative to the root (or to the table's folder), then, if no
+  such file exists, by its bare file name (exact case first, then any case) and by its stem; an index
+  by the stem ``<Index>``. A name that more than one file answers to (``left/1.png`` and
+  ``right/1.png``; ``Img.jpg`` and ``img.jpg`` for ``IMG.jpg``; ``images/1.jpg`` and
+  ``thumbnails/1.jpg``) is never guessed: :func:`read_raw` refuses and lists the candidates. Files in
+  hidden folders (``.cache/``, ``.ipynb_checkpoints/``) are not images of the layout.
 
 Rows come out in the contract of :mod:`rsmmvp_tasks.schema` with ``image`` an absolute path
 (``None`` when no file matched: the validator reports it). Nothing is validated here; an answer
@@ -26,12 +36,14 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.schema import IMAGE_SUFFIXES, PAIR_SIZE, normalize_pattern, option_letters
+from rsmmvp_tasks.errors import InputError, UsageError
+from rsmmvp_tasks.schema import IMAGE_SUFFIXES, PAIR_SIZE, normalize_name, normalize_pattern, option_letters
+from rsmmvp_tasks.values import none_if_missing, text_or_empty
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +66,8 @@ _OPTION_COLUMN = re.compile(r"^(?:option|choice)?\s*([a-z])$")
 _REQUIRED_FIELDS = ("index", "question", "answer")
 
 
-class RawLayoutError(ValueError):
-    """The folder does not hold a question table and images this reader understands."""
-
-
-def _norm_col(name: Any) -> str:
-    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower())
+class RawLayoutError(InputError):
+    """The folder does not hold a question table and images this reader understands (exit code 2)."""
 
 
 def _read_table(path: Path) -> Any:
@@ -84,7 +92,7 @@ def _read_table(path: Path) -> Any:
 
 def _map_columns(columns: list[Any]) -> tuple[dict[str, str], dict[str, str]]:
     """(contract field -> column, option letter -> column)."""
-    normalized = {_norm_col(c): c for c in columns}
+    normalized = {normalize_name(c): c for c in columns}
     mapping: dict[str, str] = {}
     for field, aliases in COLUMN_ALIASES.items():
         for alias in aliases:
@@ -99,26 +107,67 @@ def _map_columns(columns: list[Any]) -> tuple[dict[str, str], dict[str, str]]:
     return mapping, dict(sorted(option_cols.items()))
 
 
-def find_table(root: Path) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
-    """The question table under ``root``: (path, DataFrame, field -> column, letter -> option column)."""
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+def _as_question_table(path: Path) -> tuple[Any, dict[str, str], dict[str, str], list[str]]:
+    """(frame, field -> column, letter -> option column, missing fields) of one table file."""
+    frame = _read_table(path)
+    mapping, option_cols = _map_columns(list(frame.columns))
+    missing = [f for f in _REQUIRED_FIELDS if f not in mapping]
+    if "options" not in mapping and len(option_cols) < 2:
+        missing.append("options")
+    return frame, mapping, option_cols, missing
+
+
+def find_table(
+    root: Path, table: str | Path | None = None
+) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
+    """The question table under ``root``: (path, DataFrame, field -> column, letter -> option column).
+
+    ``table`` names the file (relative to ``root``, or absolute); without it, exactly one table file
+    under ``root`` may have the columns of a question table, else :class:`RawLayoutError` lists them.
+    """
+    if table is not None:
+        path = Path(table).expanduser()
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            raise RawLayoutError(f"--table {table}: no such file under {root}")
+        try:
+            frame, mapping, option_cols, missing = _as_question_table(path)
+        except RawLayoutError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any parser failure is this file's problem, said so
+            raise RawLayoutError(f"--table {path}: unreadable ({type(exc).__name__}: {exc})") from exc
+        if missing:
+            raise RawLayoutError(
+                f"--table {path}: not a question table: columns {list(frame.columns)} lack {missing} "
+                "(expected Index, Question, Options, Correct Answer or the aliases in rsmmvp_tasks.dataset.raw)"
+            )
+        logger.info("question table: %s (%d rows)", path, len(frame))
+        return path, frame, mapping, option_cols
+
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
     tables = [p for p in files if p.suffix.lower() in TABLE_SUFFIXES]
-    tables.sort(key=lambda p: ("question" not in p.name.lower(), len(p.parts), str(p)))
     problems = []
+    found: list[tuple[Path, Any, dict[str, str], dict[str, str]]] = []
     for path in tables:
         try:
-            frame = _read_table(path)
+            frame, mapping, option_cols, missing = _as_question_table(path)
         except Exception as exc:  # noqa: BLE001 - a table we cannot read is one candidate less, reported
             problems.append(f"{path.relative_to(root)}: unreadable ({type(exc).__name__}: {exc})")
             continue
-        mapping, option_cols = _map_columns(list(frame.columns))
-        missing = [f for f in _REQUIRED_FIELDS if f not in mapping]
-        if "options" not in mapping and len(option_cols) < 2:
-            missing.append("options")
-        if not missing:
-            logger.info("question table: %s (%d rows)", path, len(frame))
-            return path, frame, mapping, option_cols
-        problems.append(f"{path.relative_to(root)}: columns {list(frame.columns)} lack {missing}")
+        if missing:
+            problems.append(f"{path.relative_to(root)}: columns {list(frame.columns)} lack {missing}")
+        else:
+            found.append((path, frame, mapping, option_cols))
+    if len(found) == 1:
+        path, frame = found[0][:2]
+        logger.info("question table: %s (%d rows)", path, len(frame))
+        return found[0]
+    if len(found) > 1:
+        listed = ", ".join(f"{p.relative_to(root)} ({len(f)} rows)" for p, f, _, _ in found)
+        raise RawLayoutError(
+            f"{root}: {len(found)} files could be the question table: {listed}. Refusing to guess; name the one "
+            "to use with --table FILE (rsmmvp validate/build) or read_raw(..., table=FILE), or move the others out."
+        )
     shown = [str(p.relative_to(root)) for p in files[:30]] + (
         [f"... (+{len(files) - 30} more)"] if len(files) > 30 else []
     )
@@ -131,20 +180,49 @@ def find_table(root: Path) -> tuple[Path, Any, dict[str, str], dict[str, str]]:
     )
 
 
+#: inline option markers: "(a) X (b) Y", then "A. X B. Y" / "a) X b) Y"; a marker starts the text or follows a space
+_MARKERS = (
+    re.compile(r"(?:^|(?<=\s))\(([a-zA-Z])\)\s*"),
+    re.compile(r"(?:^|(?<=\s))([a-zA-Z])[.:)]\s+"),
+)
+
+
+def _split_on_markers(text: str, marker: re.Pattern[str]) -> list[str] | None:
+    """Options between markers that run a, b, c, ... in order (others are text); ``None`` if < 2."""
+    picked: list[re.Match[str]] = []
+    for m in marker.finditer(text):
+        letter = m.group(1)
+        if not picked:
+            if letter in "aA":
+                picked.append(m)
+        elif letter == chr(ord(picked[-1].group(1)) + 1):
+            picked.append(m)
+    if len(picked) < 2:
+        return None
+    ends = [m.start() for m in picked[1:]] + [len(text)]
+    # a separator written before the next marker ("(a) Left, (b) Right") belongs to neither option
+    return [text[m.end() : end].strip().rstrip(",;").strip() for m, end in zip(picked, ends)]
+
+
 def parse_options(value: Any) -> list[str]:
-    """``"(a) X (b) Y"``, ``"A. X B. Y"``, a JSON list string, or a list -> ``["X", "Y"]``."""
+    """``"(a) X (b) Y"``, ``"A. X B. Y"``, a JSON list string, or a list -> ``["X", "Y"]``.
+
+    Inline markers must run a, b, c, ... in order: ``"(a) tree(s) present (b) none"`` ->
+    ``["tree(s) present", "none"]``; ``"A. Zone C: urban B. rural"`` -> ``["Zone C: urban", "rural"]``;
+    ``"(a) Left, (b) Right"`` -> ``["Left", "Right"]``.
+    """
     if isinstance(value, (list, tuple)) or (hasattr(value, "tolist") and not isinstance(value, str)):
         return [str(v).strip() for v in list(value)]
-    text = str(value or "").strip()
+    text = text_or_empty(value)
     if text.startswith("["):
         try:
             return [str(v).strip() for v in json.loads(text)]
         except json.JSONDecodeError:
             pass
-    for pattern in (r"\(([a-zA-Z])\)\s*", r"(?:^|\s)([A-Z])[.:)]\s+"):
-        parts = re.split(pattern, text)
-        if len(parts) >= 5:  # [before, letter, text, letter, text, ...]
-            return [p.strip() for p in parts[2::2]]
+    for marker in _MARKERS:
+        options = _split_on_markers(text, marker)
+        if options is not None:
+            return options
     if "\n" in text:
         return [line.strip() for line in text.splitlines() if line.strip()]
     return [text] if text else []
@@ -162,29 +240,91 @@ def parse_answer(value: Any, options: list[str]) -> str:
     return text
 
 
-def _image_index(root: Path) -> dict[str, Path]:
-    index: dict[str, Path] = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-            for key in (p.stem.lower(), p.name.lower(), str(p.relative_to(root)).lower()):
-                index.setdefault(key, p.resolve())
-    return index
+def _hidden(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in a hidden folder under ``root`` (``.cache/``, ``.ipynb_checkpoints/``)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
+
+
+class ImageFiles:
+    """The image files under a layout's root, looked up by relative path, file name or index.
+
+    :meth:`find` returns ``(path, candidates)``: the one file meant, or ``None`` with the files
+    that could be meant when there are several (the caller refuses; it never picks one).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.by_path: dict[str, Path] = {}
+        self.by_name: dict[str, list[Path]] = defaultdict(list)
+        self.by_lower_name: dict[str, list[Path]] = defaultdict(list)
+        self.by_stem: dict[str, list[Path]] = defaultdict(list)
+        self.by_lower_stem: dict[str, list[Path]] = defaultdict(list)
+        for p in sorted(root.rglob("*")):
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _hidden(p, root):
+                p = p.absolute()  # not resolve(): hub snapshots link to blobs without a file name
+                self.by_path[p.relative_to(root.absolute()).as_posix()] = p
+                self.by_name[p.name].append(p)
+                self.by_lower_name[p.name.lower()].append(p)
+                self.by_stem[p.stem].append(p)
+                self.by_lower_stem[p.stem.lower()].append(p)
+
+    def find(self, ref: Any, index: int, table_dir: Path) -> tuple[Path | None, list[Path]]:
+        """The image of a row: ``ref`` (its file-name cell, ``None`` if none) or else its ``index``."""
+        if ref is None or not str(ref).strip():
+            return self._unique(self.by_stem.get(str(index), []))
+        text = str(ref).strip().replace("\\", "/")
+        given = Path(text).expanduser()
+        if given.is_absolute():
+            if given.is_file():
+                return given, []
+        else:
+            relative = Path(text).as_posix().removeprefix("./")
+            if relative in self.by_path:
+                return self.by_path[relative], []
+            beside_table = table_dir / relative
+            if beside_table.is_file() and beside_table.suffix.lower() in IMAGE_SUFFIXES:
+                return beside_table.absolute(), []
+        name = given.name
+        for table, key in (
+            (self.by_name, name),
+            (self.by_lower_name, name.lower()),
+            (self.by_stem, name),
+            (self.by_lower_stem, name.lower()),
+        ):
+            if table.get(key):
+                return self._unique(table[key])
+        return None, []
+
+    @staticmethod
+    def _unique(candidates: list[Path]) -> tuple[Path | None, list[Path]]:
+        if len(candidates) == 1:
+            return candidates[0], []
+        return None, candidates
 
 
 def _cell(row: Any, column: str | None) -> Any:
-    if column is None:
-        return None
-    value = row[column]
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    """The row's value in ``column`` (``None`` for no column or a missing cell)."""
+    return None if column is None else none_if_missing(row[column])
 
 
-def read_raw(root: str | Path, *, pair_size: int = PAIR_SIZE) -> list[dict[str, Any]]:
-    """Read the layout under ``root`` into contract rows (see the module docstring)."""
+def read_raw(
+    root: str | Path, *, pair_size: int = PAIR_SIZE, table: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """Read the layout under ``root`` into contract rows (see the module docstring).
+
+    ``table``: the question table file (relative to ``root`` or absolute) when the folder holds more
+    than one. Raises :class:`RawLayoutError` for a folder it cannot read, several candidate tables, or
+    an image name that more than one file answers to.
+    """
     root = Path(root)
     if not root.is_dir():
-        raise RawLayoutError(f"{root}: not a folder (expected a question table and image files)")
-    table_path, frame, mapping, option_cols = find_table(root)
-    images = _image_index(root)
+        kind = "a file" if root.is_file() else "no such folder"
+        raise RawLayoutError(f"{root}: {kind}; a raw layout is a folder with a question table and image files")
+    if pair_size < 1:
+        raise UsageError(f"pair size must be at least 1, got {pair_size}")
+    table_path, frame, mapping, option_cols = find_table(root, table)
+    images = ImageFiles(root)
+    ambiguous: list[str] = []
     rows: list[dict[str, Any]] = []
     for position, (_, row) in enumerate(frame.iterrows(), start=1):
         raw_index = _cell(row, mapping["index"])
@@ -198,31 +338,37 @@ def read_raw(root: str | Path, *, pair_size: int = PAIR_SIZE) -> list[dict[str, 
         if "options" in mapping:
             options = parse_options(_cell(row, mapping["options"]))
         else:
-            options = [str(_cell(row, c) or "").strip() for c in option_cols.values()]
+            options = [text_or_empty(_cell(row, c)) for c in option_cols.values()]
             options = [o for o in options if o]
-        pattern_raw = str(_cell(row, mapping.get("pattern")) or "").strip()
-        image_name = _cell(row, mapping.get("image"))
-        keys = (
-            [str(image_name).strip().lower(), Path(str(image_name)).name.lower(), Path(str(image_name)).stem.lower()]
-            if image_name
-            else [str(index)]
-        )
-        image = next((images[k] for k in keys if k in images), None)
+        pattern_raw = text_or_empty(_cell(row, mapping.get("pattern")))
+        image_ref = _cell(row, mapping.get("image"))
+        image, candidates = images.find(image_ref, index, table_path.parent)
+        if candidates:
+            named = f"image {image_ref!r}" if image_ref else f"index {index} (no image column)"
+            listed = ", ".join(str(p.relative_to(root.absolute())) for p in candidates)
+            ambiguous.append(f"table row {position}, {named}: {listed}")
         pair = _cell(row, mapping.get("pair_id"))
         rows.append(
             {
                 "index": index,
                 "pair_id": str(pair).strip() if pair not in (None, "") else str((index - 1) // pair_size),
-                "question": str(_cell(row, mapping["question"]) or "").strip(),
+                "question": text_or_empty(_cell(row, mapping["question"])),
                 "options": options,
                 "answer": parse_answer(_cell(row, mapping["answer"]), options),
                 "pattern": normalize_pattern(pattern_raw) or pattern_raw,
                 "image": str(image) if image else None,
-                "source": str(_cell(row, mapping.get("source")) or "") or None,
+                "source": text_or_empty(_cell(row, mapping.get("source"))) or None,
                 "clip_similarity": None,
                 "ssl_similarity": None,
                 "encoders": None,
             }
+        )
+    if ambiguous:
+        shown = ambiguous[:10] + ([f"... (+{len(ambiguous) - 10} more rows)"] if len(ambiguous) > 10 else [])
+        raise RawLayoutError(
+            f"{table_path}: {len(ambiguous)} row(s) name an image that more than one file under {root} answers to; "
+            "refusing to guess. Write the image path relative to the folder in an image column (e.g. "
+            "'left/1.png'), or move the other files (thumbnails, copies) out of the folder.\n" + "\n".join(shown)
         )
     logger.info(
         "read %d rows from %s (%d images matched)", len(rows), table_path, sum(r["image"] is not None for r in rows)
