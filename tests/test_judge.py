@@ -1,0 +1,238 @@
+"""The optional LLM judge, against a real chat-completions server on 127.0.0.1 (tests/judgeserver.py).
+
+What is checked: only replies the rules cannot read reach the judge; its verdict is used for those
+and never for a reply the rules read; the cache prevents a second request (also from a new
+process's judge); a failing or malformed judge (HTTP 500, 401, garbage, not JSON, timeouts) leaves
+the reply unreadable and is not cached; the API key reaches the server but never a log, a record,
+the cache or a results file; without the variables nothing is asked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from judgeserver import JudgeServer
+
+from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks.evaluation.answers import extract_choice
+from rsmmvp_tasks.evaluation.judge import (
+    NO_CHOICE,
+    Judge,
+    JudgeConfig,
+    get_judge,
+    judge_fields,
+    judge_messages,
+    parse_verdict,
+    summarize,
+)
+
+KEY = "sk-test-SECRET-0123456789abcdef"
+OPTIONS = ["Yes", "No"]
+QUESTION = "Is there a bridge over the river?"
+
+
+@pytest.fixture
+def server() -> Iterator[JudgeServer]:
+    with JudgeServer() as s:
+        yield s
+
+
+def make_judge(server: JudgeServer, tmp_path: Path, **overrides: Any) -> Judge:
+    settings: dict[str, Any] = dict(base_url=server.base_url, model="judge-model", api_key=KEY, timeout=5.0,
+                                    retries=2, backoff=0.0, concurrency=2, cache_dir=tmp_path / "cache" / "judge")
+    settings.update(overrides)
+    return Judge(JudgeConfig(**settings))
+
+
+def cache_text(tmp_path: Path) -> str:
+    return "".join(p.read_text() for p in (tmp_path / "cache").rglob("*") if p.is_file())
+
+
+# ---- the verdict and the prompt -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("A", "A"), (" b ", "B"), ("B.", "B"), ("**A**", "A"), ("(B)", "B"), ("'A'", "A"), ("none", NO_CHOICE),
+     ("None.", NO_CHOICE), ("<think>The reply says yes.</think>A", "A"),
+     ("C", None), ("A or B", None), ("The answer is A", None), ("", None), (None, None), ("AB", None),
+     ("Nonetheless", None)],
+)
+def test_parse_verdict_accepts_one_letter_or_none_only(text: Any, expected: str | None) -> None:
+    assert parse_verdict(text, 2) == expected
+
+
+def test_judge_sees_question_options_and_reply() -> None:
+    messages = judge_messages(QUESTION, OPTIONS, "I would say the first one")
+    user = messages[-1]["content"]
+    assert QUESTION in user and "A. Yes\nB. No" in user and "I would say the first one" in user
+    assert "A, B, none" in user
+    long = judge_messages(QUESTION, OPTIONS, "x" * 50_000 + " FINAL")[-1]["content"]
+    assert len(long) < 20_000 and "FINAL" in long  # the end of a long reply is kept
+
+
+# ---- configuration --------------------------------------------------------------------------
+
+
+def test_config_from_environment(tmp_path: Path) -> None:
+    assert JudgeConfig.from_env({}) is None
+    env = {"RSMMVP_JUDGE_BASE_URL": "http://127.0.0.1:9/v1", "RSMMVP_JUDGE_MODEL": "m", "OPENAI_API_KEY": KEY,
+           "RSMMVP_CACHE": str(tmp_path), "RSMMVP_JUDGE_RETRIES": "5"}
+    config = JudgeConfig.from_env(env)
+    assert config is not None and config.api_key == KEY and config.retries == 5
+    assert config.endpoint == "http://127.0.0.1:9/v1/chat/completions"
+    assert KEY not in repr(config) and KEY not in repr(Judge(config))
+    assert JudgeConfig.from_env({**env, "RSMMVP_JUDGE_API_KEY": "other"}).api_key == "other"  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="RSMMVP_JUDGE_MODEL is not"):
+        JudgeConfig.from_env({"RSMMVP_JUDGE_BASE_URL": "http://x/v1"})
+    with pytest.raises(UsageError, match="RSMMVP_JUDGE_BASE_URL is not"):
+        JudgeConfig.from_env({"RSMMVP_JUDGE_MODEL": "m"})
+    with pytest.raises(UsageError, match="RSMMVP_JUDGE_TIMEOUT='soon' is not a number"):
+        JudgeConfig.from_env({**env, "RSMMVP_JUDGE_TIMEOUT": "soon"})
+    with pytest.raises(UsageError, match="not an http"):
+        JudgeConfig.from_env({**env, "RSMMVP_JUDGE_BASE_URL": "127.0.0.1:8000"})
+
+
+def test_without_the_variables_nothing_is_asked(server: JudgeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RSMMVP_JUDGE_BASE_URL", "RSMMVP_JUDGE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    assert get_judge() is None
+    pred, fields = judge_fields(QUESTION, OPTIONS, "I cannot tell", None)
+    assert (pred, fields) == (None, {})
+    assert server.requests == []
+
+
+# ---- asking ---------------------------------------------------------------------------------
+
+
+def test_only_unreadable_replies_reach_the_judge_and_the_rules_win(server: JudgeServer, tmp_path: Path) -> None:
+    server.verdicts = [("bridge", "A"), ("look", "B")]
+    judge = make_judge(server, tmp_path)
+    replies = ["B", "The answer is (A).", "I believe the bridge would be there", "Hmm, look closer", "no idea"]
+    results = []
+    for reply in replies:
+        rule = extract_choice(reply, OPTIONS)
+        results.append(judge_fields(QUESTION, OPTIONS, reply, rule, judge))
+    asked = [JudgeServer.judged_reply(r["body"]) for r in server.requests]
+    assert asked == ["I believe the bridge would be there", "Hmm, look closer", "no idea"]
+    assert [pred for pred, _ in results] == ["B", "A", "A", "B", None]
+    assert results[0][1] == {"pred_rules": "B", "judge_model": "judge-model", "judge_status": "not_needed",
+                             "pred_judge": None}
+    assert results[2][1] == {"pred_rules": None, "judge_model": "judge-model", "judge_status": "answered",
+                             "pred_judge": "A"}
+    assert results[4][1]["judge_status"] == "none"
+    request = server.requests[0]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"]["model"] == "judge-model" and request["body"]["temperature"] == 0
+    assert request["headers"]["Authorization"] == f"Bearer {KEY}"  # the key goes to the server, nowhere else
+
+    summary = summarize([{"index": i, "pred": pred, **fields} for i, (pred, fields) in enumerate(results)])
+    assert summary == {"model": "judge-model", "judged": 3, "answered": 2, "none": 1, "unreadable": 0, "failed": 0,
+                       "unreadable_rate_before": 3 / 5, "unreadable_rate_after": 1 / 5}
+    assert summarize([{"index": 1, "pred": "A"}]) is None
+
+
+def test_the_cache_prevents_a_second_request_also_in_a_new_process(server: JudgeServer, tmp_path: Path) -> None:
+    server.default = "B"
+    judge = make_judge(server, tmp_path)
+    first = judge.judge(QUESTION, OPTIONS, "probably the second")
+    again = judge.judge(QUESTION, OPTIONS, "probably the second")
+    fresh = make_judge(server, tmp_path).judge(QUESTION, OPTIONS, "probably the second")  # as a rerun would
+    assert (first.pred, first.cached) == ("B", False)
+    assert (again.pred, again.cached) == ("B", True) and (fresh.pred, fresh.cached) == ("B", True)
+    assert len(server.requests) == 1
+    # a different judge model, reply, question or option list is a different question to pay for
+    make_judge(server, tmp_path, model="other-model").judge(QUESTION, OPTIONS, "probably the second")
+    judge.judge(QUESTION, ["No", "Yes"], "probably the second")
+    judge.judge(QUESTION, OPTIONS, "probably the second!")
+    assert len(server.requests) == 4
+    assert KEY not in cache_text(tmp_path)
+
+
+def test_failing_judge_leaves_the_reply_unreadable_and_is_asked_again_later(
+    server: JudgeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.mode, server.status = "error", 500
+    judge = make_judge(server, tmp_path, retries=2)
+    with caplog.at_level(logging.WARNING):
+        pred, fields = judge_fields(QUESTION, OPTIONS, "hard to say", None, judge)
+    assert (pred, fields["judge_status"], fields["pred_judge"]) == (None, "failed", None)
+    assert len(server.requests) == 3  # one try and two retries
+    assert "no verdict" in caplog.text and "HTTP 500" in caplog.text
+    server.mode, server.default = "rules", "A"  # the server recovers: nothing failed was cached
+    assert judge.judge(QUESTION, OPTIONS, "hard to say").pred == "A"
+    assert len(server.requests) == 4
+
+
+def test_retries_ride_out_a_server_that_fails_at_first(server: JudgeServer, tmp_path: Path) -> None:
+    server.fail_first, server.default = 2, "B"
+    outcome = make_judge(server, tmp_path, retries=2).judge(QUESTION, OPTIONS, "the latter")
+    assert (outcome.pred, outcome.status) == ("B", "answered")
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("mode", ["garbage", "not_json", "no_content"])
+def test_malformed_answers_leave_the_reply_unreadable(server: JudgeServer, tmp_path: Path, mode: str) -> None:
+    if mode == "garbage":
+        server.default = "I think the reply means A, but maybe B"
+    else:
+        server.mode = mode
+    judge = make_judge(server, tmp_path)
+    outcome = judge.judge(QUESTION, OPTIONS, "who knows")
+    assert outcome.pred is None and outcome.status == ("unreadable" if mode == "garbage" else "failed")
+    judge.judge(QUESTION, OPTIONS, "who knows")
+    assert len(server.requests) == 2  # not cached, not retried (the server answered, badly)
+    assert cache_text(tmp_path) == ""
+
+
+def test_timeouts_leave_the_reply_unreadable(server: JudgeServer, tmp_path: Path) -> None:
+    server.mode, server.delay = "slow", 1.0
+    outcome = make_judge(server, tmp_path, timeout=0.2, retries=1).judge(QUESTION, OPTIONS, "slowly: yes?")
+    assert (outcome.pred, outcome.status) == (None, "failed")
+    assert len(server.requests) == 2
+
+
+def test_unauthorised_turns_the_judge_off_and_the_key_is_never_shown(
+    server: JudgeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.mode, server.status = "error", 401
+    server.error_body = json.dumps({"error": {"message": f"Incorrect API key provided: {KEY}. Bearer {KEY}"}})
+    judge = make_judge(server, tmp_path)
+    with caplog.at_level(logging.DEBUG):
+        outcomes = [judge.judge(QUESTION, OPTIONS, reply) for reply in ("maybe", "perhaps", "unsure")]
+    assert [o.status for o in outcomes] == ["failed"] * 3
+    assert len(server.requests) == 1  # no retry, and nothing more once off
+    assert "HTTP 401" in caplog.text and "judge is off" in caplog.text
+    captured = capsys.readouterr()
+    for text in (caplog.text, captured.out, captured.err, cache_text(tmp_path)):
+        assert KEY not in text and "SECRET" not in text
+
+
+def test_concurrency_limit(server: JudgeServer, tmp_path: Path) -> None:
+    server.mode, server.delay, server.default = "slow", 0.05, "A"
+    judge = make_judge(server, tmp_path, concurrency=2)
+    outcomes = judge.judge_many([(QUESTION, OPTIONS, f"reply {i}") for i in range(8)])
+    assert [o.pred for o in outcomes] == ["A"] * 8
+    assert len(server.requests) == 8
+    assert server.max_in_flight <= 2
+
+
+def test_get_judge_reads_the_environment_once_per_configuration(
+    server: JudgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RSMMVP_JUDGE_BASE_URL", server.base_url)
+    monkeypatch.setenv("RSMMVP_JUDGE_MODEL", "env-model")
+    monkeypatch.setenv("RSMMVP_JUDGE_API_KEY", KEY)
+    monkeypatch.setenv("RSMMVP_CACHE", str(tmp_path / "cache"))
+    server.default = "A"
+    judge = get_judge()
+    assert judge is not None and judge is get_judge()
+    assert judge.config.cache_dir == tmp_path / "cache" / "judge"
+    pred, fields = judge_fields(QUESTION, OPTIONS, "the former", None)
+    assert pred == "A" and fields["judge_model"] == "env-model"
+    assert len(list((tmp_path / "cache" / "judge").rglob("*.json"))) == 1
