@@ -9,7 +9,14 @@ import random
 import numpy as np
 import pytest
 
-from rsmmvp_tasks.evaluation.scoring import QuestionResult, bootstrap_ci, format_pattern_table, score
+from rsmmvp_tasks.evaluation.scoring import (
+    QuestionResult,
+    bootstrap_ci,
+    clustered_stderr,
+    format_pattern_table,
+    mean_stderr,
+    score,
+)
 
 
 def q(index: int, pair: str, answer: str, pred: str | None, pattern: str = "count", size: int = 2) -> QuestionResult:
@@ -82,9 +89,10 @@ def test_per_pattern_and_table() -> None:
     s = score(results)
     assert s.per_pattern == {"count": (1, 1.0), "presence": (1, 0.0)}
     table = format_pattern_table(s)
-    assert "| Quantity and Count | 1 | 1.0000 |" in table
-    assert "| Presence of Specific Features | 1 | 0.0000 |" in table
-    assert "| Texts | 0 | - |" in table
+    assert "| Quantity and Count | 1 | 1.0000 | [1.0000, 1.0000] |" in table
+    assert "| Presence of Specific Features | 1 | 0.0000 | [0.0000, 0.0000] |" in table
+    assert "| Texts | 0 | - | - |" in table
+    assert table.splitlines()[-1] == f"| **All** | 2 | 0.5000 | [{s.pair_accuracy_ci[0]:.4f}, {s.pair_accuracy_ci[1]:.4f}] |"
 
 
 def test_pair_of_three_questions_needs_all_three() -> None:
@@ -115,3 +123,42 @@ def test_bootstrap_ci_is_seeded_brackets_estimate_and_shrinks_with_n() -> None:
 
 def test_bootstrap_all_correct_degenerate() -> None:
     assert bootstrap_ci(np.ones(10), np.ones(10)) == (1.0, 1.0)
+
+
+def test_standard_errors_pairs_independent_questions_clustered_by_pair() -> None:
+    rng = random.Random(3)
+    results = []
+    for k in range(60):
+        a, b = ("A", "B") if k % 2 else ("B", "A")
+        pattern = "presence" if k % 3 else "count"
+        results.append(q(2 * k + 1, f"p{k}", a, a if rng.random() < 0.7 else b, pattern))
+        results.append(q(2 * k + 2, f"p{k}", b, b if rng.random() < 0.6 else (None if k % 5 == 0 else a), pattern))
+    s = score(results)
+    stats = {}
+    for r in results:
+        stats.setdefault(r.pair_id, []).append(r)
+    pair_right = np.array([float(all(x.correct for x in v)) for v in stats.values()])
+    assert s.pair_accuracy_se == pytest.approx(pair_right.std(ddof=1) / math.sqrt(pair_right.size))
+    # question accuracy: the sandwich SE over pairs, close to the spread of the pair bootstrap
+    per_pair_correct = np.array([sum(x.correct for x in v) for v in stats.values()], dtype=float)
+    boot = np.random.default_rng(0).integers(0, 60, size=(4000, 60))
+    boot_means = per_pair_correct[boot].sum(axis=1) / 120
+    assert s.question_accuracy_se == pytest.approx(boot_means.std(), rel=0.1)
+    for pattern, (n, acc) in s.per_pattern.items():
+        right = np.array([float(all(x.correct for x in stats[p])) for p in sorted(stats) if stats[p][0].pattern == pattern])
+        assert (n, acc) == (right.size, pytest.approx(right.mean()))
+        assert s.per_pattern_se[pattern] == pytest.approx(mean_stderr(right))
+        lo, hi = s.per_pattern_ci[pattern]
+        assert lo <= acc <= hi and (lo, hi) == bootstrap_ci(right, np.ones(right.size))
+    assert 0 < s.unreadable_rate_se < 1
+
+
+def test_clustered_stderr_reduces_to_mean_stderr_and_sees_balanced_pairs() -> None:
+    x = np.random.default_rng(2).random(40) < 0.4
+    assert clustered_stderr(x, range(40)) == pytest.approx(mean_stderr(x))
+    # always-A on opposite answers: every pair has exactly one right question, nothing varies across pairs
+    assert clustered_stderr([1, 0] * 9, [i // 2 for i in range(18)]) == 0.0
+    # the same values, positively correlated within pairs: wider than if they were independent
+    same = [1, 1, 0, 0] * 5
+    assert clustered_stderr(same, [i // 2 for i in range(20)]) > mean_stderr(same)
+    assert math.isnan(clustered_stderr([1, 0], ["p", "p"])) and math.isnan(mean_stderr([1]))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from rsmmvp_tasks.evaluation.task import METRICS
+from rsmmvp_tasks.evaluation.task import AGGREGATIONS, METRICS
 from rsmmvp_tasks.paths import tasks_dir
 from rsmmvp_tasks.schema import PATTERNS
 
@@ -37,6 +37,11 @@ def test_template_reports_every_metric_in_order() -> None:
     template = _load("_default_template_yaml")
     assert [m["metric"] for m in template["metric_list"]] == list(METRICS)
     assert {f"pair_accuracy_{p}" for p in PATTERNS} <= set(METRICS)
+    assert {m["metric"]: m["aggregation"][1].split(".", 1)[1] for m in template["metric_list"]} == AGGREGATIONS
+    # lmms-eval 0.7.3 prints every metric as a row except *_stderr ones: the table rows are these
+    rows = [m for m in METRICS if not m.endswith("_stderr")]
+    assert rows == ["question_accuracy", "pair_accuracy", "unreadable_rate", *(f"pair_accuracy_{p}" for p in PATTERNS)]
+    assert all(f"{m}_stderr" in METRICS for m in rows)
 
 
 def test_every_function_tag_resolves_to_a_package_function() -> None:

@@ -15,7 +15,14 @@ Rules
   names them; they still count in question accuracy.
 - A question reported twice (same ``index``) counts once; a conflicting duplicate raises.
 - Confidence intervals: percentile bootstrap over pairs (question accuracy resamples whole
-  pairs too, since the two questions of a pair are not independent), fixed seed.
+  pairs too, since the two questions of a pair are not independent), fixed seed; per visual
+  pattern too, over that pattern's complete pairs.
+- Standard errors (what lmms-eval's table shows in its Stderr column): pair accuracy and the
+  per-pattern pair accuracies are means over independent pairs, ``std(ddof=1) / sqrt(n)``;
+  question accuracy and the unreadable rate are means over questions clustered by pair, with the
+  cluster-robust (sandwich) standard error by ``pair_id`` (:func:`clustered_stderr`): the two
+  questions of a pair are not independent, so this is what the pair bootstrap measures. Undefined
+  (NaN) with fewer than two pairs.
 """
 
 from __future__ import annotations
@@ -31,7 +38,16 @@ from rsmmvp_tasks.schema import PATTERNS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["QuestionResult", "PairStats", "Scores", "score", "bootstrap_ci", "format_pattern_table"]
+__all__ = [
+    "QuestionResult",
+    "PairStats",
+    "Scores",
+    "score",
+    "bootstrap_ci",
+    "mean_stderr",
+    "clustered_stderr",
+    "format_pattern_table",
+]
 
 #: bootstrap resamples and seed used for every reported interval
 N_BOOTSTRAP = 2000
@@ -92,7 +108,12 @@ class PairStats:
 
 @dataclass
 class Scores:
-    """Everything a run reports. Accuracies are fractions in [0, 1]; NaN when undefined."""
+    """Everything a run reports. Accuracies are fractions in [0, 1]; NaN when undefined.
+
+    ``per_pattern`` maps a visual pattern to ``(complete pairs, pair accuracy)``;
+    ``per_pattern_ci`` and ``per_pattern_se`` hold its 95% bootstrap interval and standard error.
+    ``*_se`` are standard errors (see the module docstring), ``*_ci`` 95% bootstrap intervals.
+    """
 
     n_questions: int
     n_pairs: int
@@ -103,6 +124,11 @@ class Scores:
     pair_accuracy_ci: tuple[float, float]
     incomplete_pairs: list[str] = field(default_factory=list)
     per_pattern: dict[str, tuple[int, float]] = field(default_factory=dict)
+    question_accuracy_se: float = math.nan
+    pair_accuracy_se: float = math.nan
+    unreadable_rate_se: float = math.nan
+    per_pattern_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    per_pattern_se: dict[str, float] = field(default_factory=dict)
 
 
 def _coerce(results: Iterable[QuestionResult | Mapping[str, Any]]) -> list[QuestionResult]:
@@ -175,6 +201,31 @@ def bootstrap_ci(
     return (float(lo), float(hi))
 
 
+def mean_stderr(values: Any) -> float:
+    """Standard error of the mean of independent values: ``std(ddof=1) / sqrt(n)``; NaN for n < 2."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size < 2:
+        return math.nan
+    return float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def clustered_stderr(values: Any, clusters: Any) -> float:
+    """Cluster-robust standard error of the mean of ``values``; NaN with fewer than 2 clusters.
+
+    ``SE = sqrt(C / (C - 1) * sum_c (sum_{i in c} (x_i - m))^2) / n`` over ``C`` clusters and ``n``
+    values: the usual sandwich estimator with the small-sample factor ``C / (C - 1)``. With one
+    value per cluster it is :func:`mean_stderr`; for the two questions of a pair it measures what
+    resampling whole pairs (the bootstrap intervals) measures.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    _, inverse = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
+    n_clusters = int(inverse.max()) + 1 if x.size else 0
+    if n_clusters < 2:
+        return math.nan
+    sums = np.bincount(inverse, weights=x - x.mean())
+    return float(math.sqrt(n_clusters / (n_clusters - 1) * float((sums * sums).sum())) / x.size)
+
+
 def score(results: Iterable[QuestionResult | Mapping[str, Any]], *, warn_incomplete: bool = True) -> Scores:
     """Score a run. See the module docstring for the rules."""
     qs = _coerce(results)
@@ -196,12 +247,18 @@ def score(results: Iterable[QuestionResult | Mapping[str, Any]], *, warn_incompl
     p_acc = sum(s.all_correct for s in complete) / len(complete) if complete else math.nan
 
     q_ci = bootstrap_ci(np.array([s.n_correct for s in stats]), np.array([s.n_present for s in stats]))
-    p_ci = bootstrap_ci(np.array([float(s.all_correct) for s in complete]), np.ones(len(complete)))
+    pair_right = np.array([float(s.all_correct) for s in complete])
+    p_ci = bootstrap_ci(pair_right, np.ones(len(complete)))
+    clusters = [q.pair_id for q in qs]
 
     per_pattern: dict[str, tuple[int, float]] = {}
+    per_pattern_ci: dict[str, tuple[float, float]] = {}
+    per_pattern_se: dict[str, float] = {}
     for pattern in sorted({s.pattern for s in complete}):
-        sel = [s for s in complete if s.pattern == pattern]
-        per_pattern[pattern] = (len(sel), sum(s.all_correct for s in sel) / len(sel))
+        right = np.array([float(s.all_correct) for s in complete if s.pattern == pattern])
+        per_pattern[pattern] = (int(right.size), float(right.mean()))
+        per_pattern_ci[pattern] = bootstrap_ci(right, np.ones(right.size))
+        per_pattern_se[pattern] = mean_stderr(right)
 
     return Scores(
         n_questions=n_q,
@@ -213,16 +270,34 @@ def score(results: Iterable[QuestionResult | Mapping[str, Any]], *, warn_incompl
         pair_accuracy_ci=p_ci,
         incomplete_pairs=incomplete,
         per_pattern=per_pattern,
+        question_accuracy_se=clustered_stderr([float(q.correct) for q in qs], clusters),
+        pair_accuracy_se=mean_stderr(pair_right),
+        unreadable_rate_se=clustered_stderr([float(q.pred is None) for q in qs], clusters),
+        per_pattern_ci=per_pattern_ci,
+        per_pattern_se=per_pattern_se,
     )
 
 
+def _interval(ci: tuple[float, float]) -> str:
+    lo, hi = ci
+    return "-" if math.isnan(lo) or math.isnan(hi) else f"[{lo:.4f}, {hi:.4f}]"
+
+
 def format_pattern_table(scores: Scores) -> str:
-    """A markdown table: pattern, pairs, pair accuracy (every known pattern; '-' where none)."""
-    lines = ["| Visual pattern | Pairs | Pair accuracy |", "|---|---:|---:|"]
+    """A markdown table: pattern, complete pairs, pair accuracy, its 95% bootstrap interval.
+
+    Every known pattern is listed ('-' where the run has no complete pair of it), then any other
+    pattern found, then the whole run.
+    """
+    lines = ["| Visual pattern | Pairs | Pair accuracy | 95% CI |", "|---|---:|---:|---:|"]
     names = list(PATTERNS) + sorted(p for p in scores.per_pattern if p not in PATTERNS)
     for name in names:
         n, acc = scores.per_pattern.get(name, (0, math.nan))
-        label = PATTERNS.get(name, name)
-        lines.append(f"| {label} | {n} | {'-' if n == 0 else f'{acc:.4f}'} |")
-    lines.append(f"| **All** | {scores.n_pairs} | {scores.pair_accuracy:.4f} |")
+        label = PATTERNS.get(name, name or "(no pattern)")
+        if n == 0:
+            lines.append(f"| {label} | 0 | - | - |")
+        else:
+            lines.append(f"| {label} | {n} | {acc:.4f} | {_interval(scores.per_pattern_ci.get(name, (math.nan, math.nan)))} |")
+    overall = "-" if math.isnan(scores.pair_accuracy) else f"{scores.pair_accuracy:.4f}"
+    lines.append(f"| **All** | {scores.n_pairs} | {overall} | {_interval(scores.pair_accuracy_ci)} |")
     return "\n".join(lines)

@@ -1,64 +1,114 @@
 """The functions lmms-eval calls for the rsmmvp tasks (named by ``task_yamls/rsmmvp/utils.py``).
 
-- ``process_docs``: checks the contract columns and adds ``pair_size`` (rows per pair in the
-  whole split), so pairs cut by ``--limit`` are detected as incomplete later.
+- ``process_docs``: before any inference, checks the split against the contract
+  (:func:`rsmmvp_tasks.dataset.validate.validate_dataset`, images not decoded) and refuses it with
+  the list of violations (:class:`~rsmmvp_tasks.errors.DataViolationError`); adds ``pair_size``
+  (rows per pair in the whole split, so pairs cut by ``--limit`` are detected as incomplete) and
+  ``dataset_fingerprint`` (:func:`rsmmvp_tasks.evaluation.results.dataset_fingerprint` of the
+  whole split, so a ``--limit`` run records the full split's fingerprint).
 - ``process_hub_docs``: the full benchmark's hook; converts the hub layout of ``IVUlab/RSMMVP``
-  (an image column plus a separate question table) into the contract, then as ``process_docs``.
-- ``process_results``: reads the chosen letter with :func:`rsmmvp_tasks.evaluation.answers.extract_choice`
-  and emits one small record per question under every metric key.
-- ``aggregate_*``: one function per reported metric (see :data:`METRICS`); lmms-eval gathers
-  the records of all ranks on rank 0 before calling them, and :mod:`rsmmvp_tasks.evaluation.scoring` keys
-  pairs by ``pair_id``, so multi-process runs are scored like single-process ones.
+  into the contract, then as ``process_docs``.
+- ``process_results``: reads the chosen letter with :func:`rsmmvp_tasks.evaluation.answers.extract_choice`.
+  Each question is routed to the metrics it belongs to: the headline metrics, their ``_stderr``
+  companions, the details, and the ``pair_accuracy_<pattern>`` (+ ``_stderr``) of its own visual
+  pattern only -- so a pattern absent from the run has no row in lmms-eval's table. The record
+  (``index``, ``pair_id``, ``pattern``, ``pair_size``, ``answer``, ``pred``, ``correct``) is the value
+  of ``question_accuracy``; every other key holds a :class:`RecordRef`, which carries the same
+  record in memory (and through lmms-eval's gathering across ranks) but is written to the samples
+  file as the short text :data:`RecordRef.TEXT`, so each samples line holds the record once.
+- ``aggregate_*``: one function per metric of the task template. They share one scoring per task
+  and run: :func:`rsmmvp_tasks.evaluation.scoring.score` runs once per distinct set of records (a
+  content-keyed cache, so two tasks in one process never share a result unless their records are
+  identical), and logs the incomplete-pair warning and the per-pattern table once.
 
-Where the numbers appear: lmms-eval's printed table (one row per metric) and
-``<output_path>/<model>/<timestamp>_results.json`` under ``results.<task>["<metric>,none"]``.
+What a run shows: lmms-eval's printed table has ``question_accuracy``, ``pair_accuracy``,
+``unreadable_rate`` and one ``pair_accuracy_<pattern>`` row per pattern present, each with its
+standard error in the Stderr column; intervals, counts and the fingerprint are in the results JSON
+(:mod:`rsmmvp_tasks.evaluation.results` says where and reads them).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any, Callable, Mapping, Sequence
 
+from rsmmvp_tasks.errors import DataViolationError
 from rsmmvp_tasks.evaluation.answers import extract_choice
-from rsmmvp_tasks.schema import PATTERNS, REQUIRED_COLUMNS
-from rsmmvp_tasks.evaluation.scoring import Scores, format_pattern_table, score
+from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, details_from_scores
+from rsmmvp_tasks.evaluation.scoring import QuestionResult, Scores, format_pattern_table, score
+from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
 
 try:  # lmms-eval logs through loguru; its CLI shows nothing of stdlib logging below WARNING
     from loguru import logger as _log
 except ImportError:  # pragma: no cover - loguru comes with lmms-eval
     _log = logging.getLogger(__name__)  # type: ignore[assignment]
 
-#: headline metrics, in the order of the task template's metric_list
-HEADLINE_METRICS: tuple[str, ...] = (
-    "question_accuracy",
-    "question_accuracy_ci_low",
-    "question_accuracy_ci_high",
-    "pair_accuracy",
-    "pair_accuracy_ci_low",
-    "pair_accuracy_ci_high",
-    "unreadable_rate",
-    "incomplete_pairs",
-)
-#: per-visual-pattern pair accuracy metrics (None in the results where a pattern has no pair)
+#: the rows of lmms-eval's table, besides the per-pattern ones
+HEADLINE_METRICS: tuple[str, ...] = ("question_accuracy", "pair_accuracy", "unreadable_rate")
+#: per-visual-pattern pair accuracy; only the patterns present in a run get a row
 PATTERN_METRICS: tuple[str, ...] = tuple(f"pair_accuracy_{p}" for p in PATTERNS)
-METRICS: tuple[str, ...] = HEADLINE_METRICS + PATTERN_METRICS
+#: standard errors: lmms-eval shows ``<metric>_stderr`` in the Stderr column of ``<metric>``'s row
+STDERR_METRICS: tuple[str, ...] = tuple(f"{m}_stderr" for m in HEADLINE_METRICS + PATTERN_METRICS)
+#: every metric of the task template's metric_list, in its order
+METRICS: tuple[str, ...] = HEADLINE_METRICS + PATTERN_METRICS + STDERR_METRICS + (DETAILS_METRIC,)
+
+#: contract violations that do not make a number wrong: warned about, not refused. The hub copy of a
+#: benchmark may lack the pattern column (the per-pattern table then shows its pairs as unknown).
+TOLERATED_VIOLATIONS = frozenset({"unknown_pattern"})
+#: how many violations a refusal lists (the rest are counted)
+_SHOWN_VIOLATIONS = 50
 
 
-def process_docs(docs: Any) -> Any:
-    """Check the contract columns of a split and add ``pair_size``."""
+# --------------------------------------------------------------------------- before inference
+
+
+def _checked_rows(docs: Any) -> list[dict[str, Any]]:
+    """The split's rows without image columns, after refusing any contract violation."""
     missing = [c for c in REQUIRED_COLUMNS if c not in docs.column_names]
     if missing:
-        raise ValueError(
+        raise DataViolationError(
             f"rsmmvp: the dataset lacks the column(s) {missing} of the RSMMVP contract "
             f"(has {docs.column_names}). Convert it with `rsmmvp build --raw ...` and check it with `rsmmvp validate`."
         )
-    counts = Counter(str(p) for p in docs["pair_id"])
-    sizes = [counts[str(p)] for p in docs["pair_id"]]
-    if "pair_size" in docs.column_names:
-        docs = docs.remove_columns("pair_size")
-    return docs.add_column("pair_size", sizes)
+    from rsmmvp_tasks.dataset.validate import validate_dataset
+
+    import datasets
+
+    images = [c for c in docs.column_names if c == "image" or isinstance(docs.features[c], datasets.Image)]
+    rows = docs.remove_columns(images).to_list()
+    report = validate_dataset(rows, pair_size=PAIR_SIZE, check_images=False)
+    # the columns were checked above: a missing_column here is only an image column left out of this view
+    violations = [v for v in report.violations if v.code != "missing_column"]
+    refused = [v for v in violations if v.code not in TOLERATED_VIOLATIONS]
+    tolerated = [v for v in violations if v.code in TOLERATED_VIOLATIONS]
+    if tolerated:
+        _log.warning(
+            f"rsmmvp: {len(tolerated)} row(s) break the contract in a way that does not change the scores "
+            f"({sorted({v.code for v in tolerated})}); e.g. {tolerated[0].format()}"
+        )
+    if refused:
+        shown = "\n".join("  " + v.format() for v in refused[:_SHOWN_VIOLATIONS])
+        more = f"\n  ... and {len(refused) - _SHOWN_VIOLATIONS} more" if len(refused) > _SHOWN_VIOLATIONS else ""
+        raise DataViolationError(
+            f"rsmmvp: the dataset breaks the RSMMVP contract in {len(refused)} place(s); nothing was evaluated, "
+            f"since its scores would be wrong. Fix the data (see `rsmmvp validate`, which lists the same "
+            f"violations) and run again:\n{shown}{more}"
+        )
+    return rows
+
+
+def process_docs(docs: Any) -> Any:
+    """Refuse a split that breaks the contract; add ``pair_size`` and ``dataset_fingerprint``."""
+    rows = _checked_rows(docs)
+    counts = Counter(str(r["pair_id"]) for r in rows)
+    fingerprint = dataset_fingerprint(rows)
+    for column in ("pair_size", "dataset_fingerprint"):
+        if column in docs.column_names:
+            docs = docs.remove_columns(column)
+    docs = docs.add_column("pair_size", [counts[str(r["pair_id"])] for r in rows])
+    return docs.add_column("dataset_fingerprint", [fingerprint] * len(rows))
 
 
 def process_hub_docs(docs: Any) -> Any:
@@ -69,73 +119,181 @@ def process_hub_docs(docs: Any) -> Any:
     return process_docs(to_contract(docs, HUB_REPO_ID))
 
 
-def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """One record per question, the same under every metric key."""
+# --------------------------------------------------------------------------- per question
+
+
+class RecordRef(str):
+    """A question's record, written to the samples file as :data:`TEXT` only.
+
+    lmms-eval writes every key ``process_results`` returns into the sample's line; the record goes
+    there once (under ``question_accuracy``), every other metric gets one of these. It is a ``str``
+    so every serializer lmms-eval uses writes it as that text, and it pickles with its payload, so
+    the aggregations on rank 0 see the full record after lmms-eval gathers the ranks.
+    """
+
+    TEXT = "see question_accuracy"
+
+    record: dict[str, Any]
+    fingerprint: str | None
+
+    def __new__(cls, record: Mapping[str, Any], fingerprint: str | None = None) -> "RecordRef":
+        self = super().__new__(cls, cls.TEXT)
+        self.record = dict(record)
+        self.fingerprint = fingerprint
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RecordRef, (self.record, self.fingerprint))
+
+
+def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """The question's record under ``question_accuracy``, a :class:`RecordRef` under its other metrics.
+
+    Order matters to lmms-eval 0.7.3: it aggregates metrics in the order they were first returned,
+    and aggregating ``<m>`` overwrites ``<m>_stderr`` with "N/A"; so every ``_stderr`` key comes
+    after its metric.
+    """
     response = results[0] if results else ""
     pred = extract_choice(response or "", list(doc["options"]))
     record = {
         "index": int(doc["index"]),
         "pair_id": str(doc["pair_id"]),
         "pattern": str(doc["pattern"]),
-        "pair_size": int(doc.get("pair_size") or 2),
+        "pair_size": int(doc.get("pair_size") or PAIR_SIZE),
         "answer": str(doc["answer"]),
         "pred": pred,
         "correct": pred is not None and pred == str(doc["answer"]),
     }
-    return {name: record for name in METRICS}
+    ref = RecordRef(record, doc.get("dataset_fingerprint"))
+    pattern_metric = f"pair_accuracy_{record['pattern']}"
+    routed = ["pair_accuracy", "unreadable_rate"]
+    if pattern_metric in PATTERN_METRICS:
+        routed.append(pattern_metric)
+    out: dict[str, Any] = {"question_accuracy": record}
+    out.update({name: ref for name in routed})
+    out.update({f"{name}_stderr": ref for name in ["question_accuracy", *routed]})
+    out[DETAILS_METRIC] = ref
+    return out
 
 
-def _nan_to_none(x: float) -> float | None:
+# --------------------------------------------------------------------------- aggregation
+
+
+def _question(item: Any) -> QuestionResult:
+    return QuestionResult.from_mapping(item.record if isinstance(item, RecordRef) else item)
+
+
+#: (kind, records) -> Scores; kind is "run" (all records of a task) or "pattern:<p>" (one pattern's)
+_CACHE: "OrderedDict[tuple[str, frozenset[QuestionResult]], Scores]" = OrderedDict()
+_CACHE_SIZE = 64
+
+
+def _remember(key: tuple[str, frozenset[QuestionResult]], scores: Scores) -> None:
+    _CACHE[key] = scores
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+
+
+def _scores_of_run(items: Sequence[Any]) -> Scores:
+    """Scores of a task's records, computed once per distinct set of records (then cached).
+
+    The first computation also logs the incomplete-pair warning and the per-pattern table, and
+    files each pattern's records, so the ``pair_accuracy_<pattern>`` aggregations (which see only
+    their pattern's records) reuse this scoring.
+    """
+    questions = [_question(x) for x in items]
+    key = ("run", frozenset(questions))
+    if key in _CACHE:
+        return _CACHE[key]
+    scores = score(questions, warn_incomplete=True)
+    _log.info("rsmmvp pair accuracy per visual pattern:\n" + format_pattern_table(scores))
+    _remember(key, scores)
+    by_pattern: dict[str, set[QuestionResult]] = {}
+    for q in questions:
+        by_pattern.setdefault(q.pattern, set()).add(q)
+    for pattern, subset in by_pattern.items():
+        _remember((f"pattern:{pattern}", frozenset(subset)), scores)
+    return scores
+
+
+def _scores_of_pattern(items: Sequence[Any], pattern: str) -> Scores:
+    """Scores holding ``pattern``'s pair accuracy: the run's (cached), or these records' own."""
+    questions = [_question(x) for x in items]
+    key = (f"pattern:{pattern}", frozenset(questions))
+    if key not in _CACHE:  # not seen as part of a run yet: score these records alone (same numbers)
+        _remember(key, score(questions, warn_incomplete=False))
+    return _CACHE[key]
+
+
+def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def aggregate_question_accuracy(items: list[Mapping[str, Any]]) -> float | None:
-    return _nan_to_none(score(items, warn_incomplete=False).question_accuracy)
+def aggregate_question_accuracy(items: list[Any]) -> float | None:
+    """Share of questions answered right (an unreadable reply is wrong)."""
+    return _num(_scores_of_run(items).question_accuracy)
 
 
-def aggregate_question_accuracy_ci_low(items: list[Mapping[str, Any]]) -> float | None:
-    return _nan_to_none(score(items, warn_incomplete=False).question_accuracy_ci[0])
+def aggregate_question_accuracy_stderr(items: list[Any]) -> float | None:
+    """Standard error of question accuracy, clustered by pair."""
+    return _num(_scores_of_run(items).question_accuracy_se)
 
 
-def aggregate_question_accuracy_ci_high(items: list[Mapping[str, Any]]) -> float | None:
-    return _nan_to_none(score(items, warn_incomplete=False).question_accuracy_ci[1])
+def aggregate_pair_accuracy(items: list[Any]) -> float | None:
+    """Share of complete pairs with every question right."""
+    return _num(_scores_of_run(items).pair_accuracy)
 
 
-def aggregate_pair_accuracy(items: list[Mapping[str, Any]]) -> float | None:
-    """Pair accuracy; also logs the incomplete-pair warning and the per-pattern table (once per run)."""
-    scores: Scores = score(items, warn_incomplete=True)
-    _log.info("rsmmvp pair accuracy per visual pattern:\n" + format_pattern_table(scores))
-    return _nan_to_none(scores.pair_accuracy)
+def aggregate_pair_accuracy_stderr(items: list[Any]) -> float | None:
+    """Standard error of pair accuracy (pairs are independent)."""
+    return _num(_scores_of_run(items).pair_accuracy_se)
 
 
-def aggregate_pair_accuracy_ci_low(items: list[Mapping[str, Any]]) -> float | None:
-    return _nan_to_none(score(items, warn_incomplete=False).pair_accuracy_ci[0])
+def aggregate_unreadable_rate(items: list[Any]) -> float | None:
+    """Share of replies stating no single choice."""
+    return _num(_scores_of_run(items).unreadable_rate)
 
 
-def aggregate_pair_accuracy_ci_high(items: list[Mapping[str, Any]]) -> float | None:
-    return _nan_to_none(score(items, warn_incomplete=False).pair_accuracy_ci[1])
+def aggregate_unreadable_rate_stderr(items: list[Any]) -> float | None:
+    """Standard error of the unreadable rate, clustered by pair."""
+    return _num(_scores_of_run(items).unreadable_rate_se)
 
 
-def aggregate_unreadable_rate(items: list[Mapping[str, Any]]) -> float | None:
-    return _nan_to_none(score(items, warn_incomplete=False).unreadable_rate)
+def aggregate_details(items: list[Any]) -> dict[str, Any]:
+    """The run's details (intervals, counts, incomplete pairs, fingerprint): see :mod:`~rsmmvp_tasks.evaluation.results`."""
+    fingerprints = {x.fingerprint for x in items if isinstance(x, RecordRef) and x.fingerprint}
+    if len(fingerprints) > 1:  # pragma: no cover - one task evaluates one split
+        raise ValueError(f"rsmmvp: one run mixes records of several datasets {sorted(fingerprints)}")
+    return details_from_scores(_scores_of_run(items), next(iter(fingerprints), None))
 
 
-def aggregate_incomplete_pairs(items: list[Mapping[str, Any]]) -> int:
-    return len(score(items, warn_incomplete=False).incomplete_pairs)
+def _pattern_aggregators(pattern: str) -> tuple[Callable[[list[Any]], float | None], Callable[[list[Any]], float | None]]:
+    label = PATTERNS[pattern]
 
+    def aggregate(items: list[Any]) -> float | None:
+        n, acc = _scores_of_pattern(items, pattern).per_pattern.get(pattern, (0, math.nan))
+        return _num(acc) if n else None
 
-def _pattern_aggregator(pattern: str) -> Callable[[list[Mapping[str, Any]]], float | None]:
-    def aggregate(items: list[Mapping[str, Any]]) -> float | None:
-        n, acc = score(items, warn_incomplete=False).per_pattern.get(pattern, (0, math.nan))
-        return _nan_to_none(acc) if n else None
+    def aggregate_stderr(items: list[Any]) -> float | None:
+        return _num(_scores_of_pattern(items, pattern).per_pattern_se.get(pattern, math.nan))
 
     aggregate.__name__ = f"aggregate_pair_accuracy_{pattern}"
-    aggregate.__doc__ = f"Pair accuracy over pairs of the visual pattern {PATTERNS[pattern]!r} (None if none)."
-    return aggregate
+    aggregate.__doc__ = f"Pair accuracy over complete pairs of the visual pattern {label!r} (None if none)."
+    aggregate_stderr.__name__ = f"aggregate_pair_accuracy_{pattern}_stderr"
+    aggregate_stderr.__doc__ = f"Standard error of the pair accuracy of {label!r} (None with fewer than 2 pairs)."
+    return aggregate, aggregate_stderr
 
 
 for _pattern in PATTERNS:
-    globals()[f"aggregate_pair_accuracy_{_pattern}"] = _pattern_aggregator(_pattern)
+    _agg, _agg_stderr = _pattern_aggregators(_pattern)
+    _agg.__module__ = _agg_stderr.__module__ = __name__
+    globals()[_agg.__name__] = _agg
+    globals()[_agg_stderr.__name__] = _agg_stderr
+
+#: the aggregation function of each metric, by metric name (what the template's metric_list names)
+AGGREGATIONS: dict[str, str] = {m: f"aggregate_{m}" for m in METRICS if m != DETAILS_METRIC}
+AGGREGATIONS[DETAILS_METRIC] = "aggregate_details"
 
 #: what task_yamls/rsmmvp/utils.py re-exports (every name a YAML may reference)
-__all__ = ["METRICS", "process_docs", "process_hub_docs", "process_results"] + [f"aggregate_{m}" for m in METRICS]
+__all__ = ["METRICS", "RecordRef", "process_docs", "process_hub_docs", "process_results", *AGGREGATIONS.values()]
