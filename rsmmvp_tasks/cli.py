@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "validate",
     "build",
+    "tile",
     "embed",
     "mine",
     "review",
