@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parser_of(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of subcommand ``command`` (the top-level parser when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 def _configure_logging(verbose: bool) -> None:
     """Ours at INFO (DEBUG with -v), everyone else's at WARNING (INFO with -v); no datasets step bars."""
     logging.basicConfig(
@@ -114,7 +122,10 @@ def _print_error(command: str, message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rsmmvp`` command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)  # usage errors: argparse prints "rsmmvp <command>: error: ..." and exits 2
+    # usage errors: argparse prints "rsmmvp <command>: error: ..." and exits 2
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's parser, so the message names the command and its usage
+        _parser_of(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(unknown)}")
     _configure_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
