@@ -66,11 +66,17 @@ def run(args: argparse.Namespace) -> int:
         from rsmmvp_tasks.mining.annotations import rows_from_annotations
 
         rows = rows_from_annotations(args.pairs, args.annotations)
-    ds = build_dataset(rows, args.out, card=card, pair_size=args.pair_size, overwrite=args.overwrite)
+    from rsmmvp_tasks.dataset.task_yaml import eval_command, task_yaml_files
+
+    task_yaml = task_yaml_files(args.out)  # a ready lmms-eval task for this build (rsmmvp_tasks.dataset.task_yaml)
+    ds = build_dataset(rows, args.out, card=card, pair_size=args.pair_size, overwrite=args.overwrite,
+                       extra_files=task_yaml)
     print(
         f"rsmmvp build: {len(ds)} questions written to {args.out}: {PARQUET_NAME} "
-        "(images embedded), disk/ (save_to_disk), README.md (dataset card)"
+        f"(images embedded), disk/ (save_to_disk), README.md (dataset card), {next(iter(task_yaml))} (lmms-eval task)"
     )
+    print(f"rsmmvp build: evaluate it with (replace --model dummy by your model and its --model_args):\n"
+          f"  {eval_command(args.out)}")
     if args.push:
         print(f"rsmmvp build: pushed to {push_folder(args.out, args.push, private=args.private)}")
     return 0
