@@ -1,0 +1,139 @@
+"""``rsmmvp leaderboard collect | compare | render | submit``: a board of many runs, tested for significance.
+
+Exit status: 0 done; 1 a run was refused (``--limit``, incomplete pairs, another dataset
+fingerprint: listed, nothing written) or two runs share no pair; 2 unreadable input or a bad
+option; 3 the hub could not be reached or refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rsmmvp_tasks.commands.argtypes import float_between
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "leaderboard",
+        help="collect lmms-eval runs into a board, compare two models (paired tests), render it, submit a run",
+        description="A leaderboard of rsmmvp runs: `collect` builds board.json from lmms-eval results, `compare` "
+        "tests whether two models differ (paired bootstrap and McNemar's exact test on the same pairs), `render` "
+        "writes markdown, CSV, a heat map and a static web page, `submit` opens a pull request adding a run to a "
+        "hub dataset repo.",
+    )
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    c = verbs.add_parser("collect", help="read lmms-eval runs into board.json",
+                         description="Read every rsmmvp task of every lmms-eval results file in SOURCES (files, "
+                         "folders, globs, hf:ORG/NAME) into a board. Runs made with --limit, with incomplete pairs "
+                         "or on another dataset fingerprint than the board's are refused (each named, nothing "
+                         "written) unless --allow-partial. The same model (name + args + task) twice: the newest "
+                         "run is kept, and a note says so.")
+    c.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="lmms-eval output folder, *_results.json, a glob ('runs/**/*_results.json'), or hf:ORG/NAME")
+    c.add_argument("--out", "-o", type=Path, required=True, metavar="BOARD", help="board file to write (board.json)")
+    c.add_argument("--allow-partial", action="store_true",
+                   help="keep refused runs on the board, marked with their caveats, instead of refusing them")
+    c.add_argument("--task", default=None, metavar="T", help="only this rsmmvp task (default: every rsmmvp task found)")
+    c.add_argument("--fingerprint", default=None, metavar="HEX",
+                   help="the board's dataset fingerprint (default: the one most runs share)")
+    c.set_defaults(func=run_collect)
+
+    k = verbs.add_parser("compare", help="is the difference between two models real? (paired tests)",
+                         description="Compare rows A and B of a board on the pairs both answered: difference in pair "
+                         "accuracy with its 95%% paired-bootstrap interval (over pairs), and McNemar's exact test on "
+                         "the pairs one got right and the other wrong. Needs both runs' samples (--log_samples).")
+    k.add_argument("board", type=Path, metavar="BOARD")
+    k.add_argument("a", metavar="A", help="row number, or a unique part of the model label")
+    k.add_argument("b", metavar="B", help="row number, or a unique part of the model label")
+    k.set_defaults(func=run_compare)
+
+    r = verbs.add_parser("render", help="write leaderboard.md, .csv, a heat map and a static index.html",
+                         description="Write DIR/leaderboard.md, DIR/leaderboard.csv, DIR/per_pattern_heatmap.png and "
+                         "DIR/index.html: one self-contained page (sortable table, per-pattern bars with human and "
+                         "chance lines, which differences are significant) that works from file:// or any static host.")
+    r.add_argument("board", type=Path, metavar="BOARD")
+    r.add_argument("--out", "-o", type=Path, required=True, metavar="DIR")
+    human = r.add_mutually_exclusive_group()
+    human.add_argument("--human", type=float_between(0.0, 100.0), default=91.7, metavar="PCT",
+                       help="human pair accuracy reference line (default 91.7, the RSMMVP paper's)")
+    human.add_argument("--no-human", dest="human", action="store_const", const=None,
+                       help="draw no human reference line")
+    r.set_defaults(func=run_render)
+
+    s = verbs.add_parser("submit", help="open a pull request adding a run to a hub dataset repo of results",
+                         description="Validate the run(s) at RESULTS as collect does, then open a pull request adding "
+                         "the results JSON and samples JSONL to the hub dataset repo ORG/NAME (endpoint: HF_ENDPOINT; "
+                         "token: HF_TOKEN or the hub login, never printed). --dry-run prints what would be sent.")
+    s.add_argument("results", type=Path, metavar="RESULTS", help="lmms-eval output folder or *_results.json")
+    s.add_argument("--repo", required=True, metavar="ORG/NAME", help="hub dataset repo holding the board's runs")
+    s.add_argument("--task", default=None, metavar="T", help="only this rsmmvp task of the run")
+    s.add_argument("--dry-run", action="store_true", help="print what would be sent; send nothing")
+    s.set_defaults(func=run_submit)
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    from rsmmvp_tasks.sharing.board import collect
+    from rsmmvp_tasks.sharing.formatting import interval, pct
+
+    board = collect(args.sources, allow_partial=args.allow_partial, task=args.task, fingerprint=args.fingerprint)
+    for note in board.notes:
+        print(f"note: {note}", file=sys.stderr)
+    path = board.save(args.out)
+    print(f"{path}: {len(board.rows)} run(s), dataset fingerprint {board.dataset_fingerprint or 'not recorded'}")
+    for i, row in enumerate(board.rows, start=1):
+        pa = row["pair_accuracy"]
+        mark = " (partial)" if row["caveats"] else ""
+        samples = "" if row["pair_outcomes"] is not None else "  [no samples: cannot be compared]"
+        print(f"{i:>3}. {row['label']}{mark}: pair accuracy {pct(pa.get('value'))} "
+              f"{interval(pa.get('ci_low'), pa.get('ci_high'))}, {row['n_pairs']} pairs{samples}")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from rsmmvp_tasks.sharing.board import Board, compare
+    from rsmmvp_tasks.sharing.stats import ALPHA, N_BOOTSTRAP
+
+    board = Board.load(args.board)
+    a, b, c = compare(board, args.a, args.b)
+    print(f"A: {a['label']}: pair accuracy {100 * c.accuracy_a:.1f}%")
+    print(f"B: {b['label']}: pair accuracy {100 * c.accuracy_b:.1f}%")
+    left_out = c.only_in_a + c.only_in_b
+    print(f"on the {c.n_pairs} pairs both runs answered" + (f" ({left_out} pair(s) of only one run left out)" if left_out else ""))
+    print(f"difference A - B: {100 * c.difference:+.1f} points, 95% interval [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}] "
+          f"(paired bootstrap over pairs, {N_BOOTSTRAP} draws)")
+    print(f"McNemar exact test: A right and B wrong on {c.only_a} pair(s), A wrong and B right on {c.only_b}: "
+          f"p = {c.p_value:.4g}")
+    print("significance is McNemar's exact test; the bootstrap interval shows the size of the difference "
+          "(it is approximate when few pairs are discordant)")
+    verdict = "significant" if c.significant else "not significant"
+    print(f"{verdict} at {ALPHA:g}" + ("" if c.significant else
+                                       " (no evidence that the two models differ on these pairs)"))
+    for row in (a, b):
+        for caveat in row["caveats"]:
+            print(f"caveat: {row['label']}: {caveat}")
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from rsmmvp_tasks.sharing.board import Board
+    from rsmmvp_tasks.sharing.render import render_board
+
+    board = Board.load(args.board)
+    files = render_board(board, args.out, human=args.human)
+    for path in (files.markdown, files.csv, files.heat_map):
+        print(path)
+    print(files.html.resolve().as_uri())
+    return 0
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    from rsmmvp_tasks.sharing.submit import submit
+
+    _submission, description, pr_url = submit(args.results, args.repo, dry_run=args.dry_run, task=args.task)
+    print(description)
+    if pr_url:
+        print(f"pull request opened: {pr_url}")
+    return 0

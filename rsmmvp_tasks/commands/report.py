@@ -1,0 +1,57 @@
+"""``rsmmvp report RUN [--out DIR]``: one lmms-eval run of an rsmmvp task as a report.
+
+Exit status: 0 written, 2 the run cannot be read (no results file, several tasks without --task,
+missing metrics, samples of another run).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rsmmvp_tasks.commands.argtypes import float_between
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write a report of one lmms-eval run: numbers with intervals, per-pattern table and chart, wrong pairs",
+        description=(
+            "Read one lmms-eval run of an rsmmvp task (its --output_path folder or its *_results.json; the "
+            "samples JSONL beside it when lmms-eval ran with --log_samples) and write DIR/report.md, "
+            "DIR/per_pattern.csv, DIR/per_pattern.png and DIR/report.html (self-contained). With samples, "
+            "the report lists every pair the model got wrong, per visual pattern."
+        ),
+    )
+    p.add_argument("run", type=Path, metavar="RUN", help="lmms-eval output folder (holding one run) or a *_results.json")
+    p.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: <ts>_report_<task>/ beside the results file)")
+    p.add_argument("--task", default=None, metavar="T", help="the rsmmvp task to report, when the run holds several")
+    human = p.add_mutually_exclusive_group()
+    human.add_argument("--human", type=float_between(0.0, 100.0), default=91.7, metavar="PCT",
+                       help="human pair accuracy drawn as a reference line (default 91.7, the RSMMVP paper's)")
+    human.add_argument("--no-human", dest="human", action="store_const", const=None,
+                       help="draw no human reference line (a dataset without a human baseline)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rsmmvp_tasks.sharing.formatting import pct
+    from rsmmvp_tasks.sharing.report import write_report
+    from rsmmvp_tasks.sharing.runs import RESULTS_SUFFIX, load_single_run
+
+    report_run = load_single_run(args.run, task=args.task)
+    out = args.out
+    if out is None:
+        source = Path(report_run.source)
+        out = source.parent / f"{source.name.removesuffix(RESULTS_SUFFIX)}_report_{report_run.task}"
+    files = write_report(report_run, out, human=args.human)
+    for problem in report_run.problems():
+        print(f"warning: {report_run.source} [{report_run.task}]: {problem}")
+    d = report_run.details
+    print(f"{report_run.label} on {report_run.task}: pair accuracy {pct(d['pair_accuracy']['value'])}, "
+          f"{d['n_pairs']} pairs")
+    for path in (files.markdown, files.csv, files.png, files.html):
+        print(path)
+    return 0
+
