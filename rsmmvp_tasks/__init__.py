@@ -36,6 +36,14 @@ _EXPORTS: dict[str, str] = {
     "features": "rsmmvp_tasks.schema",
     # errors
     "RsmmvpError": "rsmmvp_tasks.errors",
+    "UsageError": "rsmmvp_tasks.errors",
+    "InputError": "rsmmvp_tasks.errors",
+    "DataViolationError": "rsmmvp_tasks.errors",
+    "ServiceError": "rsmmvp_tasks.errors",
+    # shared helpers: missing cells, files written atomically, CSV cells a spreadsheet cannot execute
+    "is_missing": "rsmmvp_tasks.values",
+    "atomic_write_text": "rsmmvp_tasks.fileio",
+    "write_csv_safe": "rsmmvp_tasks.fileio",
     # evaluating
     "extract_choice": "rsmmvp_tasks.evaluation.answers",
     "is_readable": "rsmmvp_tasks.evaluation.answers",
