@@ -1,0 +1,88 @@
+"""How the answer reader's time grows with the reply's length, on degenerate replies.
+
+    python scripts/bench_answers.py [--sizes 1,10,100] [--reader path/to/answers.py]
+
+Degenerate replies (a model looping on one pattern) are the worst case for a rule-based reader: every
+repetition is a candidate letter, marker, negation or option text. For each kind below and each size
+(KB), the reply is the pattern repeated to that size; the script prints the time per KB and its
+ratio to the time per KB of the smallest size, measured in the same run (a linear reader stays near
+1.0; a quadratic one grows with the size). ``--reader`` times another copy of the module, e.g. an
+older version: ``git show REV:rsmmvp_tasks/evaluation/answers.py > /tmp/old_answers.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from pathlib import Path
+from typing import Callable
+
+#: looping patterns, each aimed at one rule of the reader
+KINDS = {
+    "letters": "A B ",  # letter mentions (rule 4)
+    "markers": "so ",  # answer markers, none readable (rule 3)
+    "answer_is": "the answer is ",  # answer markers followed by a marker
+    "mixed": "Tank B is not two. So, ",  # named letters, negations, markers
+    "yes_no": "no yes ",  # yes/no interjections (rule 6)
+    "options": "two four ",  # option texts (rule 6)
+    "echo": "A. Two\nB. Four\n",  # echoed option lists (rule 1)
+    "labels": "(a) two (b) four, not ",  # letters written with option texts (the mislabel check)
+    "think": "<think>",  # unclosed reasoning blocks (rule 1)
+    "garbage": "ithvisi ",  # a tiny random model's tokens
+}
+OPTIONS = ["Two", "Four"]
+
+
+def _reader(path: Path | None) -> Callable[[str, list[str]], object]:
+    if path is None:
+        from rsmmvp_tasks.evaluation.answers import extract_choice
+
+        return extract_choice
+    spec = importlib.util.spec_from_file_location("answers_under_test", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.extract_choice
+
+
+def _seconds(read: Callable[[str, list[str]], object], reply: str, min_time: float = 0.2) -> float:
+    """Best time of repeated calls (at least ``min_time`` seconds of calls, at least 3)."""
+    best, spent, runs = float("inf"), 0.0, 0
+    while runs < 3 or spent < min_time:
+        start = time.perf_counter()
+        read(reply, OPTIONS)
+        took = time.perf_counter() - start
+        best, spent, runs = min(best, took), spent + took, runs + 1
+        if took > 5:  # one slow call is measurement enough
+            break
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1,10,100", help="reply sizes in KB, comma-separated (default 1,10,100)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"which patterns (default all: {','.join(KINDS)})")
+    parser.add_argument("--reader", type=Path, default=None, help="an answers.py to time instead of the installed one")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    read = _reader(args.reader)
+    print(f"{'kind':10s} " + " ".join(f"{f'{kb} KB ms/KB':>14s}" for kb in sizes)
+          + "  " + " ".join(f"{f'ratio {kb}/{sizes[0]}':>12s}" for kb in sizes[1:]))
+    worst = 0.0
+    for kind in args.kinds.split(","):
+        unit = KINDS[kind]
+        per_kb = []
+        for kb in sizes:
+            reply = (unit * (kb * 1024 // len(unit) + 1))[: kb * 1024]
+            per_kb.append(_seconds(read, reply) / kb * 1000)
+        ratios = [t / per_kb[0] for t in per_kb[1:]]
+        worst = max([worst, *ratios])
+        print(f"{kind:10s} " + " ".join(f"{t:14.3f}" for t in per_kb) + "  " + " ".join(f"{r:12.2f}" for r in ratios),
+              flush=True)
+    print(f"worst ratio of time per KB, largest to smallest size: {worst:.2f} (1.0 = linear)")
+
+
+if __name__ == "__main__":
+    main()
