@@ -24,6 +24,7 @@ from rsmmvp_tasks.evaluation.judge import (
     NO_CHOICE,
     Judge,
     JudgeConfig,
+    disabled,
     get_judge,
     judge_fields,
     judge_messages,
@@ -236,3 +237,7 @@ def test_get_judge_reads_the_environment_once_per_configuration(
     pred, fields = judge_fields(QUESTION, OPTIONS, "the former", None)
     assert pred == "A" and fields["judge_model"] == "env-model"
     assert len(list((tmp_path / "cache" / "judge").rglob("*.json"))) == 1
+    with disabled():  # e.g. a person's "can't tell" in rsmmvp human score
+        assert get_judge() is None
+        assert judge_fields(QUESTION, OPTIONS, "the latter", None) == (None, {})
+    assert get_judge() is judge and len(server.requests) == 1

@@ -54,11 +54,13 @@ import json
 import logging
 import os
 import re
+import contextlib
+import contextvars
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +81,7 @@ __all__ = [
     "judge_messages",
     "parse_verdict",
     "get_judge",
+    "disabled",
     "judge_fields",
     "summarize",
 ]
@@ -418,10 +421,28 @@ class Judge:
 
 _JUDGES: dict[JudgeConfig, Judge] = {}
 _JUDGES_LOCK = threading.Lock()
+_DISABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("rsmmvp_judge_disabled", default=False)
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """No judge inside this block (this thread/context), whatever the environment says.
+
+    For answers that are not model replies: a person's "can't tell" in ``rsmmvp human score`` is
+    final, and must not be sent to a judge.
+    """
+    token = _DISABLED.set(True)
+    try:
+        yield
+    finally:
+        _DISABLED.reset(token)
 
 
 def get_judge(environ: Mapping[str, str] | None = None) -> Judge | None:
-    """The process's judge for the configuration in the environment (one per configuration), or ``None``."""
+    """The process's judge for the configuration in the environment (one per configuration), or ``None``
+    (also inside :func:`disabled`)."""
+    if _DISABLED.get():
+        return None
     config = JudgeConfig.from_env(environ)
     if config is None:
         return None
