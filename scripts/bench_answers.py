@@ -4,9 +4,11 @@
 
 Degenerate replies (a model looping on one pattern) are the worst case for a rule-based reader: every
 repetition is a candidate letter, marker, negation or option text. For each kind below and each size
-(KB), the reply is the pattern repeated to that size; the script prints the time per KB and its
+(KB), the reply is the pattern repeated whole to about that size (so that every size ends alike); the script prints the time per KB and its
 ratio to the time per KB of the smallest size, measured in the same run (a linear reader stays near
-1.0; a quadratic one grows with the size). ``--reader`` times another copy of the module, e.g. an
+1.0; a quadratic one grows with the size). A 1 KB reply can read cheaper per KB than longer ones
+because its last clauses are shorter than the ~200-character window read after an answer marker;
+compare e.g. ``--sizes 10,40,160`` to see the growth beyond that edge effect. ``--reader`` times another copy of the module, e.g. an
 older version: ``git show REV:rsmmvp_tasks/evaluation/answers.py > /tmp/old_answers.py``.
 """
 
@@ -75,8 +77,8 @@ def main() -> None:
         unit = KINDS[kind]
         per_kb = []
         for kb in sizes:
-            reply = (unit * (kb * 1024 // len(unit) + 1))[: kb * 1024]
-            per_kb.append(_seconds(read, reply) / kb * 1000)
+            reply = unit * max(1, kb * 1024 // len(unit))  # whole repetitions: every size ends alike
+            per_kb.append(_seconds(read, reply) / (len(reply) / 1024) * 1000)
         ratios = [t / per_kb[0] for t in per_kb[1:]]
         worst = max([worst, *ratios])
         print(f"{kind:10s} " + " ".join(f"{t:14.3f}" for t in per_kb) + "  " + " ".join(f"{r:12.2f}" for r in ratios),
