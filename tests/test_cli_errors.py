@@ -106,6 +106,15 @@ CASES = [
     case("review {d}/raw/Questions.csv --out {d}/r1", 2, "{d}/raw/Questions.csv", id="not-a-pairs-table"),
     case("review {d}/mined/pairs.parquet --out {d}/r1 --limit -1", 2, "--limit", id="limit-negative"),
     case("review {d}/mined/pairs.parquet --out {d}/r1 --thumb-size big", 2, "--thumb-size", id="thumb-size-text"),
+    # tile (GeoTIFF scenes)
+    case("tile {d}/nope.tif --out {d}/t1", 2, "{d}/nope.tif", id="missing-scene"),
+    case("tile {d}/notes.txt --out {d}/t1", 2, "{d}/notes.txt", id="not-a-raster"),
+    case("tile {d}/corrupt.parquet --out {d}/t1 --size 0", 2, "--size", id="size-0"),
+    # human baseline
+    case("human {d}/nope.parquet --out {d}/h1", 2, "{d}/nope.parquet", id="missing-dataset"),
+    case("human {d}/corrupt.parquet --out {d}/h1", 2, "{d}/corrupt.parquet", id="corrupt-dataset"),
+    case("human {d}/mined/pairs.parquet --out {d}/h1", 2, "PAIRS table", id="pairs-table"),
+    case("human score {d}/nope.json --dataset {d}/raw --task t --out {d}/h2", 2, "{d}/nope.json", id="score-missing-export"),
     # report and leaderboard (when present)
     case("report {d}/nope", 2, "{d}/nope", id="missing"),
     case("report {d}/corrupt.parquet", 2, "{d}/corrupt.parquet", id="not-results"),
@@ -213,6 +222,11 @@ def test_no_library_chatter(inputs: Path, tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     assert "examples/s]" not in built.stderr and "ba/s]" not in built.stderr, built.stderr  # datasets' step bars
     assert "rsmmvp_tasks.dataset.build: wrote 10 rows" in built.stderr  # ours stay
+    pytest.importorskip("faiss")
+    mined = _run(["mine", "--clip", str(inputs / "clip_cache"), "--ssl", str(inputs / "ssl_cache"), "--out",
+                  str(tmp_path / "pairs"), "--backend", "faiss", "--no-progress"], offline_env(tmp_path / "hf"), tmp_path)
+    assert mined.returncode == 0, mined.stderr
+    assert "swigfaiss" not in mined.stderr and "Loading faiss" not in mined.stderr, mined.stderr
     loud = _run(["-v", "validate", str(inputs / "raw")], offline_env(tmp_path / "hf"), tmp_path)
     assert "DEBUG" in loud.stderr or "INFO" in loud.stderr
 
