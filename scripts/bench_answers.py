@@ -2,14 +2,15 @@
 
     python scripts/bench_answers.py [--sizes 1,10,100] [--reader path/to/answers.py]
 
-Degenerate replies (a model looping on one pattern) are the worst case for a rule-based reader: every
-repetition is a candidate letter, marker, negation or option text. For each kind below and each size
-(KB), the reply is the pattern repeated whole to about that size (so that every size ends alike); the script prints the time per KB and its
-ratio to the time per KB of the smallest size, measured in the same run (a linear reader stays near
-1.0; a quadratic one grows with the size). A 1 KB reply can read cheaper per KB than longer ones
-because its last clauses are shorter than the ~200-character window read after an answer marker;
-compare e.g. ``--sizes 10,40,160`` to see the growth beyond that edge effect. ``--reader`` times another copy of the module, e.g. an
-older version: ``git show REV:rsmmvp_tasks/evaluation/answers.py > /tmp/old_answers.py``.
+Degenerate replies (a model looping on one pattern) are the worst case for a rule-based reader:
+every repetition is a candidate letter, marker, negation or option text. For each kind below and
+each size (KB), the reply is the pattern repeated whole to about that size (so that every size ends
+alike); the script prints the time per KB and its ratio to the time per KB of the smallest size,
+measured in the same run (a linear reader stays near 1.0; a quadratic one grows with the size).
+A 1 KB reply can read cheaper per KB than longer ones because its last clauses are shorter than the
+~200-character window read after an answer marker; ``--sizes 10,40,160`` shows the growth beyond
+that edge effect. ``--reader`` times another copy of the module, e.g. an older version:
+``git show REV:rsmmvp_tasks/evaluation/answers.py > /tmp/old_answers.py``.
 """
 
 from __future__ import annotations
