@@ -7,8 +7,10 @@ Each subcommand lives in :mod:`rsmmvp_tasks.commands` as a module exposing
 One error model (:mod:`rsmmvp_tasks.errors`): a command raises a subclass of
 :class:`~rsmmvp_tasks.errors.RsmmvpError`; :func:`main` catches it once and prints
 ``rsmmvp <command>: error: <message>`` on stderr and returns its exit code. argparse usage errors
-exit 2 with the same prefix. Any other exception is a bug: its traceback is printed, then a line
-asking to report it, exit 70. The codes are listed in ``rsmmvp --help``.
+exit 2 with the same prefix. An ``OSError`` naming a file for a reason that is the user's
+environment (permission denied, disk full or read-only, a file where a folder must be) is one line
+too, exit 2. Any other exception is a bug: its traceback is printed, then a line asking to report
+it, exit 70. The codes are listed in ``rsmmvp --help``.
 
 Logging: our own loggers (``rsmmvp_tasks.*``) log at INFO (DEBUG with ``-v``); every other library
 logs only warnings (INFO too with ``-v``), so no "NumExpr defaulting to N threads", faiss loader or
@@ -40,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "embed",
     "mine",
     "review",
+    "human",
     "report",
     "leaderboard",
 )
@@ -60,6 +63,8 @@ errors are one line on stderr: rsmmvp COMMAND: error: MESSAGE (what, where, how 
 _ENVIRONMENT_ERRNOS = frozenset(
     getattr(errno, name) for name in ("EACCES", "EPERM", "ENOSPC", "EROFS", "EDQUOT") if hasattr(errno, name)
 )
+#: OSError numbers of a path of the wrong kind (a file given where a folder is needed, or the reverse)
+_WRONG_KIND_ERRNOS = frozenset((errno.EEXIST, errno.ENOTDIR, errno.EISDIR))
 
 #: loggers of the libraries we use that log at INFO on import or per request
 _CHATTY_LOGGERS = ("numexpr", "faiss", "httpx", "httpcore", "urllib3", "filelock", "datasets", "huggingface_hub")
@@ -140,9 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rsmmvp {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
-        if exc.errno in _ENVIRONMENT_ERRNOS:  # permission denied, disk full: the user's to fix, not a bug
-            where = f": {exc.filename}" if exc.filename else ""
-            _print_error(command, f"{exc.strerror or exc}{where}")
+        # permission denied, disk full, a file where a folder must be: the user's to fix, not a bug
+        if exc.filename and exc.errno in _ENVIRONMENT_ERRNOS | _WRONG_KIND_ERRNOS:
+            hint = (
+                " (a file is in the way of a folder, or a folder of a file: check the paths given)"
+                if exc.errno in _WRONG_KIND_ERRNOS
+                else ""
+            )
+            _print_error(command, f"{exc.strerror or exc}: {exc.filename}{hint}")
             return EXIT_USAGE
         return _report_bug(command)
     except Exception:  # noqa: BLE001 - anything else is a bug: keep the evidence

@@ -19,7 +19,9 @@ A message says what is wrong, where (the file, row or option) and how to fix it.
 the summary ``rsmmvp <command>: error: <first line>``; further lines (a list of violations, the
 tables tried) follow indented.
 
-Any other exception reaching ``cli.main`` is a bug, not a user error: the traceback is kept (it
+An ``OSError`` that names a file and is the user's environment (permission denied, a full or
+read-only disk, a file where a folder must be) is shown the same way, exit code 2. Any other
+exception reaching ``cli.main`` is a bug, not a user error: the traceback is kept (it
 is what a maintainer needs) and followed by one line saying so, with exit code 70 (``EX_SOFTWARE``
 of ``sysexits.h``), so a script can tell a bug from bad input.
 """
