@@ -146,13 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except OSError as exc:
         # permission denied, disk full, a file where a folder must be: the user's to fix, not a bug
-        if exc.filename and exc.errno in _ENVIRONMENT_ERRNOS | _WRONG_KIND_ERRNOS:
+        if exc.errno in _ENVIRONMENT_ERRNOS or (exc.filename and exc.errno in _WRONG_KIND_ERRNOS):
             hint = (
                 " (a file is in the way of a folder, or a folder of a file: check the paths given)"
                 if exc.errno in _WRONG_KIND_ERRNOS
                 else ""
             )
-            _print_error(command, f"{exc.strerror or exc}: {exc.filename}{hint}")
+            where = f": {exc.filename}" if exc.filename else ""
+            _print_error(command, f"{exc.strerror or exc}{where}{hint}")
             return EXIT_USAGE
         return _report_bug(command)
     except Exception:  # noqa: BLE001 - anything else is a bug: keep the evidence

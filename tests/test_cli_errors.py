@@ -246,18 +246,26 @@ def test_a_bug_keeps_its_traceback_and_says_so(monkeypatch: pytest.MonkeyPatch, 
     assert err.strip().splitlines()[-1].startswith("rsmmvp tasks-path: internal error (a bug in rsmmvp")
 
 
-def test_permission_denied_is_a_message_not_a_bug(monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """Permissions and a full disk are the user's environment, not a bug: one line, exit 2."""
-    import errno
-
+@pytest.mark.parametrize(
+    "error, shown",
+    [
+        (PermissionError(13, "Permission denied", "/data/out/README.md"), "Permission denied: /data/out/README.md"),
+        (OSError(28, "No space left on device"), "No space left on device"),
+        (FileExistsError(17, "File exists", "/data/notes.txt"), "File exists: /data/notes.txt (a file is in the way"),
+    ],
+    ids=["permission", "disk-full", "wrong-kind"],
+)
+def test_the_users_environment_is_a_message_not_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: OSError, shown: str
+) -> None:
+    """Permissions, a full disk, a file where a folder must be: the user's to fix; one line, exit 2."""
     from rsmmvp_tasks import cli
     from rsmmvp_tasks.commands import tasks_path
 
-    def denied(args: object) -> int:
-        raise PermissionError(errno.EACCES, "Permission denied", "/data/out/README.md")
+    def fail(args: object) -> int:
+        raise error
 
-    monkeypatch.setattr(tasks_path, "run", denied)
+    monkeypatch.setattr(tasks_path, "run", fail)
     assert cli.main(["tasks-path"]) == 2
     err = capsys.readouterr().err
-    assert err == "rsmmvp tasks-path: error: Permission denied: /data/out/README.md\n"
+    assert err.startswith(f"rsmmvp tasks-path: error: {shown}") and len(err.strip().splitlines()) == 1
