@@ -362,8 +362,12 @@ def _drop_echoed_options(text: str, options: Sequence[str], letters: list[str]) 
     return "".join(out).strip()
 
 
-def _read_after_marker(text: str, pos: int, letters: list[str], options: Sequence[str]) -> str | None | bool:
-    """A letter, ``None`` (undecided) or ``False`` (nothing readable after the marker ending at ``pos``)."""
+def _read_after_marker(text: str, pos: int, letters: list[str], options: Sequence[str],
+                       memo: dict[str, set[int]] | None = None) -> str | None | bool:
+    """A letter, ``None`` (undecided) or ``False`` (nothing readable after the marker ending at ``pos``).
+
+    ``memo`` caches the options found per clause text (a looping reply repeats its clauses verbatim).
+    """
     if _AFTER_NEGATED.match(text, pos):
         return None
     limit = min(len(text), pos + _CLAUSE_MAX + max(len(o) for o in options))
@@ -377,9 +381,13 @@ def _read_after_marker(text: str, pos: int, letters: list[str], options: Sequenc
     number = _BARE_NUMBER.fullmatch(clause)
     if number:  # "Answer: 4": a value or a position, as a bare reply (rule 2)
         return _bare_number(number.group(1), options, letters)
-    distinct = {i for i, _ in _option_matches(clause, options)}
+    distinct = memo.get(clause) if memo is not None else None
+    if distinct is None:
+        distinct = {i for i, _ in _option_matches(clause, options)}
+        if memo is not None:
+            memo[clause] = distinct
     if len(distinct) == 1:
-        return letters[distinct.pop()]
+        return letters[next(iter(distinct))]
     if len(distinct) > 1:
         return None
     return False
@@ -387,8 +395,9 @@ def _read_after_marker(text: str, pos: int, letters: list[str], options: Sequenc
 
 def _marker_choice(text: str, letters: list[str], options: Sequence[str]) -> str | None | bool:
     """The last readable answer marker's reading (see :func:`_read_after_marker`), ``False`` if none."""
+    memo: dict[str, set[int]] = {}
     for mk in reversed(list(_MARKERS.finditer(text))):
-        got = _read_after_marker(text, mk.end(), letters, options)
+        got = _read_after_marker(text, mk.end(), letters, options, memo)
         if got is not False:
             return got
     return False
@@ -401,11 +410,14 @@ def _discarded(text: str, start: int, end: int) -> bool:
 
 
 def _mentions(text: str) -> set[str]:
+    """The distinct letters mentioned (rule 4); the scan stops at the second one: the reply is then ambiguous."""
     found: set[str] = set()
     for pattern in _MENTIONS:
         for m in pattern.finditer(text):
             if not _discarded(text, m.start(), m.end()):
                 found.add(m.group(1).upper())  # out-of-range letters are kept: they make the reply ambiguous
+                if len(found) > 1:
+                    return found
     return found
 
 
