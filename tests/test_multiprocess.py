@@ -17,9 +17,13 @@ import datasets
 import pytest
 
 from conftest import BIN, run_lmms_eval
+from lmms_table import as_number, printed_rows
 from rsmmvp_tasks.evaluation.answers import extract_choice
 from rsmmvp_tasks.paths import mini_dataset_dir
+from rsmmvp_tasks.evaluation.results import read_details
 from rsmmvp_tasks.evaluation.scoring import score
+
+pytestmark = pytest.mark.e2e
 
 PLUGIN_SRC = Path(__file__).parent / "plugins"
 sys.path.insert(0, str(PLUGIN_SRC))
@@ -49,19 +53,29 @@ def expected() -> dict[str, float]:
     s = score(records)
     assert 0 < s.unreadable_rate < 1 and 0 < s.question_accuracy < 1  # the rule exercises every path
     return {"question_accuracy": s.question_accuracy, "pair_accuracy": s.pair_accuracy,
-            "unreadable_rate": s.unreadable_rate, "n": len(records)}
+            "unreadable_rate": s.unreadable_rate, "n": len(records),
+            "question_accuracy_stderr": s.question_accuracy_se, "pair_accuracy_stderr": s.pair_accuracy_se,
+            "pair_accuracy_ci": s.pair_accuracy_ci}
 
 
-def _check(metrics: dict, expected: dict[str, float]) -> None:
-    for k in ("question_accuracy", "pair_accuracy", "unreadable_rate"):
+def _check(run, expected: dict) -> None:
+    metrics = run.metrics("rsmmvp_mini")
+    for k in ("question_accuracy", "pair_accuracy", "unreadable_rate", "question_accuracy_stderr",
+              "pair_accuracy_stderr"):
         assert metrics[k] == pytest.approx(expected[k]), k
-    assert metrics["incomplete_pairs"] == 0
+    details = read_details(run.results, "rsmmvp_mini")
+    assert details["incomplete_pairs"] == []
+    assert (details["pair_accuracy"]["ci_low"], details["pair_accuracy"]["ci_high"]) == expected["pair_accuracy_ci"]
+    # the standard errors reach the printed table's Stderr column (lmms-eval aggregates <m> before <m>_stderr)
+    table = {row["Metric"]: row for row in printed_rows(run.output, "RSMMVP-mini")}
+    for k in ("question_accuracy", "pair_accuracy"):
+        assert as_number(table[k]["Stderr"]) == pytest.approx(expected[f"{k}_stderr"], abs=5e-5), k
 
 
 def test_entry_point_model_single_process(tmp_path: Path, plugin_path: str, expected: dict) -> None:
     run = run_lmms_eval(["--model", "rule_vlm", "--tasks", "rsmmvp_mini"], tmp_path,
                         env_extra={"PYTHONPATH": plugin_path})
-    _check(run.metrics("rsmmvp_mini"), expected)
+    _check(run, expected)
 
 
 def test_two_processes_split_every_pair_and_score_the_same(tmp_path: Path, plugin_path: str, expected: dict) -> None:
@@ -71,6 +85,5 @@ def test_two_processes_split_every_pair_and_score_the_same(tmp_path: Path, plugi
     per_rank = dict(re.findall(r"rule_vlm: rank (\d) answers (\d+) requests", run.output))
     assert per_rank.keys() == {"0", "1"}, run.output[-3000:]  # both processes answered ...
     assert sum(map(int, per_rank.values())) == expected["n"]  # ... and split the questions between them
-    m = run.metrics("rsmmvp_mini")
-    _check(m, expected)
+    _check(run, expected)
     assert run.results["n-samples"]["rsmmvp_mini"]["effective"] == expected["n"]

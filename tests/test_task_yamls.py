@@ -63,7 +63,7 @@ def test_utils_holds_no_logic() -> None:
 
 def test_task_names_and_prompts() -> None:
     tasks = {p.name: _load(p.name) for p in FOLDER.glob("*.yaml")}
-    assert {t["task"] for t in tasks.values()} == {"rsmmvp", "rsmmvp_cot", "rsmmvp_mini", "rsmmvp_mini_cot"}
+    assert {"rsmmvp", "rsmmvp_cot", "rsmmvp_mini", "rsmmvp_mini_cot"} <= {t["task"] for t in tasks.values()}
     for name in ("rsmmvp_cot.yaml", "rsmmvp_mini_cot.yaml"):
         assert "Answer: X" in tasks[name]["lmms_eval_specific_kwargs"]["default"]["post_prompt"]
         assert tasks[name]["generation_kwargs"]["max_new_tokens"] >= 256
@@ -75,3 +75,8 @@ def test_full_task_points_at_the_hub_repo_constant() -> None:
     from rsmmvp_tasks.dataset.hub import HUB_REPO_ID
 
     assert _load("rsmmvp.yaml")["dataset_path"] == HUB_REPO_ID
+
+
+def test_hub_task_has_a_revision_setting_the_cot_variant_inherits() -> None:
+    assert _load("rsmmvp.yaml")["dataset_kwargs"] == {"revision": "main"}
+    assert _load("rsmmvp_cot.yaml")["include"] == "rsmmvp.yaml" and "dataset_kwargs" not in _load("rsmmvp_cot.yaml")
