@@ -90,8 +90,7 @@ def heat_map(rows: Sequence[str], columns: Sequence[str], values: Sequence[Seque
     masked = np.ma.masked_invalid(grid)
     from matplotlib import colormaps
 
-    cmap = colormaps["viridis"].copy()
-    cmap.set_bad("#dddddd")
+    cmap = colormaps["viridis"].with_extremes(bad="#dddddd")
     image = ax.imshow(masked, cmap=cmap, vmin=0, vmax=100, aspect="auto")
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):

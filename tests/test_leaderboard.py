@@ -1,0 +1,477 @@
+"""``rsmmvp leaderboard collect | compare | render | submit`` on real lmms-eval runs and hand-made edge cases.
+
+- The statistics are checked against hand-computed cases (McNemar's exact test, Holm, the paired
+  bootstrap's limits).
+- The board is collected from real ``lmms-eval`` runs on ``rsmmvp_mini`` (dummy A, dummy B, the
+  entry-point ``rule_vlm`` model, a ``--limit`` run), made once for this module; the expected
+  numbers come from the dataset and the models' rules.
+- Edge cases are copies of the real runs, edited: a limit, incomplete pairs, another fingerprint, a
+  missing metric, the same model twice.
+- ``index.html`` is loaded in headless Chromium (no console error, one row per model, sorting).
+- ``submit`` talks to a real HTTP server on 127.0.0.1 (``local_hub``) that records the requests;
+  the token never appears in stdout, stderr or any file written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lmms_runs import expected_pairs, make_runs, mini_rows
+from local_hub import LocalHub, Repo
+from test_review import browser  # noqa: F401  (the review tests' headless Chromium fixture)
+
+from conftest import BIN, offline_env
+from rsmmvp_tasks.cli import main
+from rsmmvp_tasks.errors import DataViolationError
+from rsmmvp_tasks.evaluation.results import dataset_fingerprint
+from rsmmvp_tasks.sharing.board import ROW_KEYS, Board
+from rsmmvp_tasks.sharing.render import DATA_PLACEHOLDER, render_board
+from rsmmvp_tasks.sharing.stats import compare_outcomes, holm, mcnemar_exact, paired_bootstrap
+
+TOKEN = "hf_localTestToken0123456789abcdef"
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["leaderboard", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- statistics, by hand --------------------------------------------------------------------
+
+
+def test_mcnemar_exact_matches_hand_computed_cases() -> None:
+    # two-sided: 2 * P(X <= min(b, c)), X ~ Binomial(b + c, 1/2), capped at 1
+    assert mcnemar_exact(1, 6) == pytest.approx(2 * (1 + 7) / 2**7)  # = 0.125
+    assert mcnemar_exact(6, 1) == mcnemar_exact(1, 6)
+    assert mcnemar_exact(2, 10) == pytest.approx(2 * (1 + 12 + 66) / 2**12)  # = 0.03857...
+    assert mcnemar_exact(0, 5) == pytest.approx(2 / 2**5)  # = 0.0625: five discordant pairs cannot reach 5%
+    assert mcnemar_exact(0, 6) == pytest.approx(2 / 2**6)  # = 0.03125: six can
+    assert mcnemar_exact(3, 3) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    with pytest.raises(ValueError):
+        mcnemar_exact(-1, 2)
+
+
+def test_holm_adjustment() -> None:
+    # sorted: 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> monotone 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+
+
+def test_paired_bootstrap_limits() -> None:
+    assert paired_bootstrap([1, 0, 1], [1, 0, 1]) == (0.0, 0.0, 0.0)
+    assert paired_bootstrap([1, 1, 1, 1], [0, 0, 0, 0]) == (1.0, 1.0, 1.0)
+    a, b = [1, 1, 0, 1, 0, 1, 1, 0, 1, 1], [0, 1, 0, 0, 0, 1, 0, 0, 1, 0]
+    diff, low, high = paired_bootstrap(a, b)
+    assert diff == pytest.approx(0.4) and low < diff < high and -1 <= low and high <= 1
+    assert paired_bootstrap(a, b) == (diff, low, high)  # fixed seed: a board always prints the same interval
+    with pytest.raises(ValueError):
+        paired_bootstrap([1, 0], [1])
+
+
+def test_compare_outcomes_hand_case() -> None:
+    # 10 pairs: both right 2, only A 1, only B 6, both wrong 1 -> A - B = (3 - 8) / 10, p = 0.125
+    a = {f"p{i}": v for i, v in enumerate([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])}
+    b = {f"p{i}": v for i, v in enumerate([1, 1, 0, 1, 1, 1, 1, 1, 1, 0])}
+    c = compare_outcomes(a, b)
+    assert (c.n_pairs, c.both_right, c.only_a, c.only_b, c.both_wrong) == (10, 2, 1, 6, 1)
+    assert c.difference == pytest.approx(-0.5) and c.p_value == pytest.approx(0.125) and not c.significant
+    assert c.ci_low <= -0.5 <= c.ci_high
+    with pytest.raises(DataViolationError, match="share no pair"):
+        compare_outcomes({"x": True}, {"y": True})
+
+
+# ---- hand-made boards (no lmms-eval) --------------------------------------------------------
+
+
+def _row(label: str, outcomes: dict[str, int] | None, pattern_of: dict[str, str], **extra: Any) -> dict[str, Any]:
+    values = list((outcomes or {}).values())
+    acc = sum(values) / len(values) if values else 0.0
+    per_pattern: dict[str, dict[str, Any]] = {}
+    for pid, ok in (outcomes or {}).items():
+        e = per_pattern.setdefault(pattern_of[pid], {"pairs": 0, "right": 0})
+        e["pairs"] += 1
+        e["right"] += ok
+    row = {
+        "label": label, "model": label.split(" ")[0], "model_args": "", "task": "rsmmvp_mini",
+        "date": "20260101_000000", "lmms_eval_version": "0.7.3", "rsmmvp_version": "0.2.0",
+        "dataset_fingerprint": "f" * 64, "source": f"/runs/{label}_results.json", "samples_source": None,
+        "question_accuracy": {"value": acc, "ci_low": max(0.0, acc - 0.1), "ci_high": min(1.0, acc + 0.1)},
+        "pair_accuracy": {"value": acc, "ci_low": max(0.0, acc - 0.2), "ci_high": min(1.0, acc + 0.2)},
+        "unreadable_rate": 0.0, "n_questions": 2 * len(values), "n_pairs": len(values),
+        "per_pattern": {p: {"pairs": e["pairs"], "pair_accuracy": e["right"] / e["pairs"], "ci_low": 0.0,
+                            "ci_high": 1.0} for p, e in per_pattern.items()},
+        "caveats": [], "pair_outcomes": outcomes,
+    }
+    row.update(extra)
+    assert set(row) == set(ROW_KEYS)
+    return row
+
+
+PATTERN_OF = {f"p{i}": ("presence" if i < 5 else "count") for i in range(10)}
+
+
+def _hand_board(tmp_path: Path, *rows: dict[str, Any]) -> Path:
+    return Board(rows=list(rows), dataset_fingerprint="f" * 64, created="2026-01-01T00:00:00Z",
+                 made_by="rsmmvp test").save(tmp_path / "board.json")
+
+
+def test_compare_command_prints_the_hand_computed_test(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = {f"p{i}": v for i, v in enumerate([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])}
+    b = {f"p{i}": v for i, v in enumerate([1, 1, 0, 1, 1, 1, 1, 1, 1, 0])}
+    board = _hand_board(tmp_path, _row("model-b (x=1)", b, PATTERN_OF), _row("model-a", a, PATTERN_OF),
+                        _row("model-c", None, PATTERN_OF))
+    code, out, err = _cli(["compare", str(board), "model-a", "1"], capsys)
+    assert code == 0, err
+    assert "difference A - B: -50.0 points" in out
+    assert "A right and B wrong on 1 pair(s), A wrong and B right on 6: p = 0.125" in out
+    assert "not significant at 0.05" in out
+    code, _, err = _cli(["compare", str(board), "model", "2"], capsys)
+    assert code == 2 and "matches 3 rows" in err
+    code, _, err = _cli(["compare", str(board), "9", "1"], capsys)
+    assert code == 2 and "rows 1 to 3" in err
+    code, _, err = _cli(["compare", str(board), "model-c", "1"], capsys)
+    assert code == 2 and "--log_samples" in err and "model-c" in err
+    code, _, err = _cli(["compare", str(tmp_path / "none.json"), "1", "2"], capsys)
+    assert code == 2 and "leaderboard collect" in err
+
+
+def _page_data(page: Path) -> dict[str, Any]:
+    html = page.read_text(encoding="utf-8")
+    assert DATA_PLACEHOLDER not in html
+    start = html.index('<script id="rsmmvp-board" type="application/json">') + len(
+        '<script id="rsmmvp-board" type="application/json">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_render_is_self_contained_and_escapes_labels(tmp_path: Path) -> None:
+    evil = 'evil (prompt=</script><script>alert(1)</script>)'
+    a = {f"p{i}": 1 for i in range(10)}
+    b = {f"p{i}": 0 for i in range(10)}
+    board = Board.load(_hand_board(tmp_path, _row("strong", a, PATTERN_OF), _row(evil, b, PATTERN_OF),
+                                   _row("partial", None, PATTERN_OF, caveats=["made with --limit 4"])))
+    files = render_board(board, tmp_path / "site", human=None)
+    data = _page_data(files.html)  # parses: the label did not close the data's script element
+    assert [r["label"] for r in data["rows"]] == ["strong", evil, "partial"]
+    assert data["human"] is None and data["chance"] == 25.0
+    (comparison,) = data["pairwise"]  # the two rows with outcomes; 10 discordant pairs, all one way
+    assert comparison["p_value"] == pytest.approx(2 / 2**10) and comparison["significant"] is True
+    html = files.html.read_text(encoding="utf-8")
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) <= {"http://www.w3.org/2000/svg"}  # a namespace, not fetched
+    md = files.markdown.read_text(encoding="utf-8")
+    assert "| 3 | partial \u2020 |" in md and "\u2020 partial: made with --limit 4" in md
+    assert "| yes |" in md  # the significant difference is listed
+    rows = list(csv.DictReader(io.StringIO(files.csv.read_text(encoding="utf-8"))))
+    assert [r["label"] for r in rows] == ["strong", evil, "partial"]
+    assert rows[0]["pair_accuracy_presence"] == "1.0" and rows[2]["caveats"] == "made with --limit 4"
+
+
+# ---- real lmms-eval runs --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_runs(tmp_path_factory.mktemp("board_runs"), ("a", "b", "rule", "limited"))
+
+
+def _results_file(folder: Path) -> Path:
+    (found,) = folder.rglob("*_results.json")
+    return found
+
+
+def _copy_run(src: Path, dest: Path, edit: Any = None, stamp: str | None = None, samples: bool = True) -> Path:
+    """A copy of a run's files (renamed to timestamp ``stamp``), its results JSON passed through ``edit``."""
+    dest.mkdir(parents=True)
+    results = _results_file(src)
+    old = results.name.removesuffix("_results.json")
+    new = stamp or old
+    for f in results.parent.iterdir():
+        if f.name.startswith(old) and (samples or f.suffix == ".json"):
+            shutil.copy(f, dest / f.name.replace(old, new, 1))
+    copy = dest / f"{new}_results.json"
+    if edit is not None:
+        data = json.loads(copy.read_text())
+        edit(data)
+        copy.write_text(json.dumps(data))
+    return copy
+
+
+def _details(data: dict[str, Any]) -> dict[str, Any]:
+    task = data["results"]["rsmmvp_mini"]
+    return next(v for k, v in task.items() if k.startswith("rsmmvp_details"))
+
+
+@pytest.mark.e2e
+def test_collect_real_runs_one_row_per_model(runs: dict[str, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    board_path = tmp_path / "board.json"
+    code, out, err = _cli(["collect", str(runs["a"]), str(runs["b"]), str(runs["rule"]), "--out", str(board_path)], capsys)
+    assert code == 0, err
+    board = Board.load(board_path)
+    rule = expected_pairs(None)
+    assert [r["label"] for r in board.rows] == ["rule_vlm", "dummy (response=A)", "dummy (response=B)"]
+    assert board.dataset_fingerprint == dataset_fingerprint(mini_rows())  # recomputed from the dataset
+    by_label = {r["label"]: r for r in board.rows}
+    assert by_label["rule_vlm"]["pair_outcomes"] == {k: int(v) for k, v in rule.items()}
+    assert by_label["rule_vlm"]["pair_accuracy"]["value"] == pytest.approx(sum(rule.values()) / len(rule))
+    assert by_label["dummy (response=A)"]["pair_outcomes"] == {k: int(v) for k, v in expected_pairs("A").items()}
+    for row in board.rows:
+        assert row["model"] in ("dummy", "rule_vlm") and row["task"] == "rsmmvp_mini"
+        assert row["rsmmvp_version"] and row["lmms_eval_version"] and row["date"]
+        assert row["n_pairs"] == len(rule) and row["caveats"] == []
+        assert sum(e["pairs"] for e in row["per_pattern"].values()) == len(rule)
+        assert Path(row["samples_source"]).is_file()
+    assert by_label["dummy (response=A)"]["model_args"] == "response=A"
+    assert "3 run(s)" in out and "1. rule_vlm" in out
+
+
+@pytest.mark.e2e
+def test_limit_run_is_refused_unless_allow_partial(runs: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    board_path = tmp_path / "board.json"
+    sources = [str(runs["a"]), str(runs["b"]), str(runs["limited"])]
+    code, _, err = _cli(["collect", *sources, "--out", str(board_path)], capsys)
+    limited = _results_file(runs["limited"])
+    assert code == 1 and "Traceback" not in err
+    assert str(limited) in err and "made with --limit 5" in err and "incomplete pair" in err
+    # the limited run is the newest run of dummy (response=A): the message says which run it replaced
+    assert f"replaced {_results_file(runs['a'])}" in err
+    assert not board_path.exists()
+    code, _, err = _cli(["collect", *sources, "--out", str(board_path), "--allow-partial"], capsys)
+    assert code == 0 and "kept although partial" in err
+    (row,) = [r for r in Board.load(board_path).rows if r["label"] == "dummy (response=A)"]
+    assert row["source"] == str(limited) and any("--limit 5" in c for c in row["caveats"])
+    files = render_board(Board.load(board_path), tmp_path / "site")
+    assert "dummy (response=A) \u2020" in files.markdown.read_text(encoding="utf-8")
+
+
+@pytest.mark.e2e
+def test_hand_made_edge_cases(runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "board.json")
+    # incomplete pairs without --limit (the limited run, its limit erased)
+    def erase_limit(d: dict[str, Any]) -> None:
+        d["config"]["limit"] = None
+        d["n-samples"]["rsmmvp_mini"]["effective"] = d["n-samples"]["rsmmvp_mini"]["original"]
+    incomplete = _copy_run(runs["limited"], tmp_path / "incomplete", erase_limit)
+    code, _, err = _cli(["collect", str(runs["b"]), str(incomplete), "--out", out], capsys)
+    assert code == 1 and str(incomplete) in err and "incomplete pair(s)" in err and "made with --limit" not in err
+
+    # another dataset fingerprint (a run of another model on an edited dataset)
+    def other_dataset(d: dict[str, Any]) -> None:
+        _details(d)["dataset_fingerprint"] = "0" * 64
+        d["config"]["model_args"] = "response=C"
+    other = _copy_run(runs["a"], tmp_path / "other", other_dataset)
+    code, _, err = _cli(["collect", str(runs["a"]), str(runs["b"]), str(other), "--out", out], capsys)
+    assert code == 1 and str(other) in err and "dataset fingerprint 000000000000 differs" in err
+    # ... unless it is the board's fingerprint that is named
+    code, _, err = _cli(["collect", str(other), "--out", out, "--fingerprint", "0" * 64], capsys)
+    assert code == 0, err
+
+    # a missing metric: unreadable, refused even with --allow-partial
+    missing = _copy_run(runs["b"], tmp_path / "missing", lambda d: _details(d)["question_accuracy"].pop("value"))
+    code, _, err = _cli(["collect", str(runs["a"]), str(missing), "--out", out, "--allow-partial"], capsys)
+    assert code == 2 and str(missing) in err and "question_accuracy.value" in err
+
+    # the same model twice: the newest is kept, and the note says which file was left out
+    newer = _copy_run(runs["a"], tmp_path / "newer", lambda d: d.update(date="20991231_235959"),
+                      stamp="20991231_235959")
+    code, _, err = _cli(["collect", str(runs["a"]), str(newer), str(runs["b"]), "--out", out], capsys)
+    assert code == 0, err
+    assert "dummy (response=A) [rsmmvp_mini] was found 2 times: kept the newest (20991231_235959" in err
+    assert f"left out {_results_file(runs['a'])}" in err
+    board = Board.load(out)
+    assert len(board.rows) == 2 and {r["source"] for r in board.rows} >= {str(newer)}
+    assert any("was found 2 times" in n for n in board.notes)
+
+    # a glob that matches nothing, a folder without results, a results file that is not JSON
+    code, _, err = _cli(["collect", str(tmp_path / "nowhere" / "*.json"), "--out", out], capsys)
+    assert code == 2 and "matches no file" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = _cli(["collect", str(tmp_path / "empty"), "--out", out], capsys)
+    assert code == 2 and "no lmms-eval results file" in err
+    (tmp_path / "bad_results.json").write_text("{not json")
+    code, _, err = _cli(["collect", str(tmp_path / "bad_results.json"), "--out", out], capsys)
+    assert code == 2 and "bad_results.json" in err
+
+
+@pytest.mark.e2e
+def test_compare_real_runs(runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    board = tmp_path / "board.json"
+    assert _cli(["collect", str(runs["a"]), str(runs["b"]), str(runs["rule"]), "--out", str(board)], capsys)[0] == 0
+    code, out, err = _cli(["compare", str(board), "rule", "response=A"], capsys)
+    assert code == 0, err
+    rule, always_a = expected_pairs(None), expected_pairs("A")
+    only_rule = sum(rule[p] and not always_a[p] for p in rule)
+    only_a = sum(always_a[p] and not rule[p] for p in rule)
+    assert only_rule > 0 and only_a == 0  # always-A gets no pair right
+    diff = 100 * (sum(rule.values()) - sum(always_a.values())) / len(rule)
+    assert f"difference A - B: {diff:+.1f} points" in out
+    assert f"A right and B wrong on {only_rule} pair(s), A wrong and B right on {only_a}" in out
+    assert f"p = {2 / 2 ** only_rule:.4g}" in out
+    code, out, _ = _cli(["compare", str(board), "response=A", "response=B"], capsys)
+    assert code == 0 and "difference A - B: +0.0 points" in out and "p = 1" in out
+    code, _, err = _cli(["compare", str(board), "dummy", "rule"], capsys)
+    assert code == 2 and "matches 2 rows" in err
+
+
+@pytest.fixture(scope="module")
+def real_site(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("site")
+    assert main(["leaderboard", "collect", str(runs["a"]), str(runs["b"]), str(runs["rule"]),
+                 "--out", str(base / "board.json")]) == 0
+    assert main(["leaderboard", "render", str(base / "board.json"), "--out", str(base / "site")]) == 0
+    return base / "site"
+
+
+@pytest.mark.e2e
+def test_render_real_board(real_site: Path) -> None:
+    md = (real_site / "leaderboard.md").read_text(encoding="utf-8")
+    table = [line for line in md.splitlines() if re.match(r"^\| [123] \| ", line)]
+    assert [line.split(" | ")[1] for line in table] == ["rule_vlm", "dummy (response=A)", "dummy (response=B)"]
+    assert "## Which differences are real" in md and "| 1. rule_vlm | 2. dummy (response=A) |" in md
+    rows = list(csv.DictReader(io.StringIO((real_site / "leaderboard.csv").read_text(encoding="utf-8"))))
+    assert len(rows) == 3 and rows[0]["label"] == "rule_vlm"
+    assert (real_site / "per_pattern_heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = _page_data(real_site / "index.html")
+    assert len(data["rows"]) == 3 and len(data["pairwise"]) == 3 and data["human"] == 91.7
+    assert all("pair_outcomes" not in r for r in data["rows"])  # the page carries numbers, not per-pair data
+
+
+@pytest.mark.e2e
+@pytest.mark.browser
+def test_page_in_chromium(real_site: Path, browser: Any, tmp_path: Path) -> None:
+    chromium = browser
+    chromium.get((real_site / "index.html").resolve().as_uri())
+    assert chromium.execute_script("return window.rsmmvpReady") is True
+    assert not [e for e in chromium.get_log("browser") if e.get("level") in ("SEVERE", "WARNING")]
+    body = chromium.find_elements("css selector", "#board tbody tr")
+    assert [r.find_elements("css selector", "td")[1].text for r in body] == [
+        "rule_vlm", "dummy (response=A)", "dummy (response=B)"]
+    # the reference lines are drawn in the overview and in every per-pattern chart
+    assert len(chromium.find_elements("css selector", "#overview line[data-ref=human]")) == 1
+    assert len(chromium.find_elements("css selector", "#overview line[data-ref=chance]")) == 1
+    figures = chromium.find_elements("css selector", "#patterns figure")
+    assert figures and len(chromium.find_elements("css selector", "#patterns line[data-ref=chance]")) == len(figures)
+    # the pairwise matrix: 3 x 3 cells, none significant on 9 pairs
+    assert len(chromium.find_elements("css selector", "#matrix td[data-significant]")) == 6
+    assert "No difference between two models is significant" in chromium.find_element("css selector", "#significant").text
+    # sorting: pair accuracy ascending puts rule_vlm last
+    header = chromium.find_element("css selector", "#board th[data-key=pair]")
+    header.click()  # first click on a number column: descending
+    header.click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    labels = [r.find_elements("css selector", "td")[1].text for r in chromium.find_elements("css selector", "#board tbody tr")]
+    assert labels[-1] == "rule_vlm"
+    chromium.find_element("css selector", "#board th[data-key=rank]").click()
+    chromium.set_window_size(1400, 900)
+    height = chromium.execute_script("return document.body.scrollHeight")
+    chromium.set_window_size(1400, min(height + 40, 4000))
+    shot = tmp_path / "leaderboard.png"
+    chromium.save_screenshot(str(shot))
+    assert shot.stat().st_size > 20_000
+    target = os.environ.get("RSMMVP_LEADERBOARD_SCREENSHOT")  # set it to refresh docs/leaderboard.png
+    if target:
+        shutil.copy(shot, target)
+
+
+# ---- submit ---------------------------------------------------------------------------------
+
+
+def _submit_env(home: Path, endpoint: str | None = None) -> dict[str, str]:
+    env = offline_env(home)
+    for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        env.pop(k)
+    env.update(HF_TOKEN=TOKEN, HF_HUB_DISABLE_TELEMETRY="1")
+    if endpoint:
+        env["HF_ENDPOINT"] = endpoint
+    return env
+
+
+def _rsmmvp(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "rsmmvp"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _files_containing(root: Path, needle: str) -> list[Path]:
+    return [f for f in root.rglob("*") if f.is_file() and needle.encode() in f.read_bytes()]
+
+
+@pytest.mark.e2e
+def test_submit_dry_run_and_refusal(runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: a dry run must not call it
+    code, out, err = _cli(["submit", str(runs["rule"]), "--repo", "org/rsmmvp-board", "--dry-run"], capsys)
+    assert code == 0, err
+    results = _results_file(runs["rule"])
+    (samples,) = results.parent.glob("*_samples_rsmmvp_mini.jsonl")
+    assert f"{results} -> rule_vlm/{results.name}" in out and f"{samples} -> rule_vlm/{samples.name}" in out
+    assert "pull request to the dataset repo org/rsmmvp-board at http://127.0.0.1:9" in out
+    assert "token: found" in out and "dry run: nothing was sent" in out
+    assert TOKEN not in out + err
+    code, _, err = _cli(["submit", str(runs["limited"]), "--repo", "org/rsmmvp-board", "--dry-run"], capsys)
+    assert code == 1 and "made with --limit 5" in err and str(_results_file(runs["limited"])) in err
+    code, _, err = _cli(["submit", str(runs["rule"]), "--repo", "not a repo"], capsys)
+    assert code == 2 and "ORG/NAME" in err
+
+
+@pytest.mark.e2e
+def test_submit_opens_a_pull_request_on_a_local_hub_and_collect_reads_it_back(
+        runs: dict[str, Path], tmp_path: Path) -> None:
+    home = tmp_path / "hf_home"
+    with LocalHub() as hub:
+        hub.repos["org/rsmmvp-board"] = Repo()
+        env = _submit_env(home, hub.endpoint)
+        outputs = []
+        for name in ("rule", "a"):
+            proc = _rsmmvp(["leaderboard", "submit", str(runs[name]), "--repo", "org/rsmmvp-board"], env, tmp_path)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            outputs += [proc.stdout, proc.stderr]
+        assert "pull request opened: " + hub.endpoint + "/datasets/org/rsmmvp-board/discussions/1" in outputs[0]
+        commits = [r for r in hub.requests if r.method == "POST" and r.path.endswith("/commit/main")]
+        assert len(commits) == 2 and all(r.query.get("create_pr") == ["1"] for r in commits)
+        assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in commits)  # the token was used ...
+        repo = hub.repos["org/rsmmvp-board"]
+        results = _results_file(runs["rule"])
+        assert repo.files[f"rule_vlm/{results.name}"] == results.read_bytes()  # ... and the files arrived whole
+        assert repo.commits[0]["header"]["summary"] == "Add RSMMVP results: rule_vlm on rsmmvp_mini"
+        assert len(repo.files) == 4  # two runs, each results JSON + samples JSONL
+
+        # the hub repo, read back as a source of collect
+        board = tmp_path / "board.json"
+        proc = _rsmmvp(["leaderboard", "collect", "hf:org/rsmmvp-board", "--out", str(board)], env, tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outputs += [proc.stdout, proc.stderr]
+        rows = Board.load(board).rows
+        assert [r["label"] for r in rows] == ["rule_vlm", "dummy (response=A)"]
+        assert rows[0]["source"] == f"hf:org/rsmmvp-board/rule_vlm/{results.name}"
+        assert rows[0]["pair_outcomes"] is not None
+
+        # no repo: the hub's 404 becomes a one-line error
+        proc = _rsmmvp(["leaderboard", "submit", str(runs["b"]), "--repo", "org/missing"], env, tmp_path)
+        assert proc.returncode == 3 and "org/missing does not exist" in proc.stderr and "Traceback" not in proc.stderr
+        outputs += [proc.stdout, proc.stderr]
+    for text in outputs:
+        assert TOKEN not in text
+    assert not _files_containing(tmp_path, TOKEN)
+
+
+@pytest.mark.e2e
+def test_submit_without_token_and_collect_hub_offline(runs: dict[str, Path], tmp_path: Path) -> None:
+    env = _submit_env(tmp_path / "hf_home", "http://127.0.0.1:9")
+    env.pop("HF_TOKEN")
+    proc = _rsmmvp(["leaderboard", "submit", str(runs["rule"]), "--repo", "org/board"], env, tmp_path)
+    assert proc.returncode == 2 and "no Hugging Face token" in proc.stderr
+    offline = offline_env(tmp_path / "hf_home")
+    proc = _rsmmvp(["leaderboard", "collect", "hf:org/results", "--out", str(tmp_path / "b.json")], offline, tmp_path)
+    assert proc.returncode == 3 and "hf:org/results" in proc.stderr and "local hub cache" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "b.json").exists()
