@@ -7,6 +7,7 @@ made lmms-eval read ``--tasks my_rsmmvp`` as a folder and select nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from pathlib import Path
@@ -87,3 +88,27 @@ def test_the_printed_line_evaluates_the_build(tmp_path: Path, capsys: pytest.Cap
     assert run.results["n-samples"][name]["effective"] == len(ds) == 10
     assert m["question_accuracy"] == pytest.approx(sum(a == "A" for a in ds["answer"]) / len(ds))
     assert m["pair_accuracy"] == 0.0  # a constant reply never gets a pair with opposite answers right
+
+
+@pytest.mark.e2e
+def test_a_yaml_including_ours_sets_the_prompt_for_one_model(tmp_path: Path) -> None:
+    """README "Evaluate your model": the per-model prompt override, as a user YAML that includes a task of ours."""
+    tasks = tmp_path / "my_tasks"
+    tasks.mkdir()
+    (tasks / "rsmmvp_mini_qstyle.yaml").write_text(
+        "task: rsmmvp_mini_qstyle\n"
+        f"include: {json.dumps(str(tasks_dir() / 'rsmmvp' / 'rsmmvp_mini.yaml'))}\n"
+        "lmms_eval_specific_kwargs:\n"
+        "  default:\n"
+        '    pre_prompt: ""\n'
+        '    post_prompt: "\\nAnswer with the option\'s letter from the given choices directly."\n'
+        "  dummy:\n"
+        '    pre_prompt: "Question: "\n'
+        '    post_prompt: "\\nAnswer with the option letter only."\n'
+    )
+    run = run_lmms_eval(["--model", "dummy", "--tasks", "rsmmvp_mini_qstyle", "--include_path", str(tasks)],
+                        tmp_path / "out", cwd=tmp_path)
+    assert run.metrics("rsmmvp_mini_qstyle")["question_accuracy"] == pytest.approx(0.5)
+    prompts = [str(s["input"]) for s in run.samples["rsmmvp_mini_qstyle"]]
+    assert len(prompts) == 18
+    assert all(p.startswith("Question: ") and p.endswith("\nAnswer with the option letter only.") for p in prompts)

@@ -201,3 +201,22 @@ def test_lmms_eval_runs_rsmmvp_clip_on_tiny_encoders(kind: str, tmp_path: Path, 
     assert m["pair_accuracy"] == pytest.approx(s.pair_accuracy)
     assert m["unreadable_rate"] == pytest.approx(s.unreadable_rate)
     assert "rsmmvp_clip: loaded" in run.output and ("padding=max_length" in run.output) == (kind == "siglip")
+
+
+@pytest.mark.e2e
+def test_two_processes_give_the_single_process_answers(tmp_path: Path, docs: datasets.Dataset) -> None:
+    """Under a multi-process launch each rank loads the encoder and answers its share; the replies are unchanged."""
+    from conftest import BIN
+    from tinyencoders import build_tiny_clip_text
+
+    folder = build_tiny_clip_text(tmp_path / "tiny-clip")
+    launcher = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", "29531", "-m", "lmms_eval"]
+    run = run_lmms_eval(["--model", "rsmmvp_clip", "--model_args", f"pretrained={folder},device=cpu",
+                         "--tasks", TASK, "--batch_size", "4"], tmp_path / "out", cwd=tmp_path,
+                        env_extra={"OMP_NUM_THREADS": "1"}, launcher=launcher)
+    assert run.output.count("rsmmvp_clip: loaded") == 2, run.output[-3000:]  # one encoder per process
+    expected = _answer(RsmmvpClip(pretrained=str(folder), device="cpu", batch_size=4), docs)
+    logged = {s["doc_id"]: s["filtered_resps"][0] if isinstance(s["filtered_resps"], list) else s["filtered_resps"]
+              for s in run.samples[TASK]}
+    assert [logged[i] for i in range(len(docs))] == expected
+    assert run.metrics(TASK)["pair_accuracy"] == pytest.approx(_scores(docs, expected).pair_accuracy)
