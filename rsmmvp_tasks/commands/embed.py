@@ -12,6 +12,7 @@ import argparse
 import logging
 
 from rsmmvp_tasks.commands.argtypes import nonnegative_int, positive_int
+from rsmmvp_tasks.commands.tile import add_read_options, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--shard-size", type=positive_int, default=1024, help="images per saved shard; the resume granularity (default: 1024)")
     p.add_argument("--device", default=None,
                    help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda when available, else cpu); checked up front")
+    add_read_options(p)  # --bands, --stretch, --nodata (rsmmvp_tasks.imagery.read), recorded in the manifest
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         stats = embed_images(
             args.images, args.encoder, args.out, kind=args.kind, column=args.column, batch_size=args.batch_size,
             workers=args.workers, dtype=args.dtype, storage_dtype=args.storage_dtype, shard_size=args.shard_size,
-            strict=args.strict, device=args.device, progress=not args.no_progress,
+            strict=args.strict, device=args.device, progress=not args.no_progress, read=read_settings(args),
         )
     finally:
         _leave_process_group()

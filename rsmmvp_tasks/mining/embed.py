@@ -44,7 +44,8 @@ from typing import Any
 
 from rsmmvp_tasks.errors import InputError, UsageError
 from rsmmvp_tasks.mining.encoders import Encoder, load_encoder
-from rsmmvp_tasks.mining.images import ImageDataset, ImageList, collate, list_images
+from rsmmvp_tasks.imagery.read import ReadSettings
+from rsmmvp_tasks.mining.images import ImageDataset, ImageList, collate, list_images, open_image
 from rsmmvp_tasks.mining.lock import cache_lock
 from rsmmvp_tasks.mining.store import CacheWriter
 
@@ -147,14 +148,19 @@ class _ShardBuffer:
 
 def _embed_pending(imgs: ImageList, stamps: list[str | None], todo: list[int], enc: Encoder, writer: CacheWriter,
                    stats: EmbedStats, *, batch_size: int, workers: int, shard_size: int, strict: bool,
-                   desc: str, position: int, progress: bool) -> None:
+                   desc: str, position: int, progress: bool, read: ReadSettings | None = None) -> None:
     """Embed images ``todo`` in batches (DataLoader workers decode), writing a shard every ``shard_size``."""
     import torch
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
+    if todo and workers > 0:  # decode one image here: the default-stretch line is logged once, not once per worker
+        try:
+            open_image(imgs.raw(todo[0]), read)
+        except Exception:  # noqa: BLE001 - a bad image is reported by the loader below
+            pass
     loader = DataLoader(
-        ImageDataset(imgs, todo, functools.partial(_preprocess, enc.processor)),
+        ImageDataset(imgs, todo, functools.partial(_preprocess, enc.processor), read),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=collate,
@@ -203,11 +209,14 @@ def embed_images(
     strict: bool = False,
     device: str | None = None,
     progress: bool = True,
+    read: ReadSettings | None = None,
 ) -> EmbedStats:
     """Embed ``images`` (a source spec or an :class:`ImageList`) with ``encoder`` into the cache ``out``.
 
     ``encoder`` is a model id / folder (loaded with ``kind``, ``dtype`` on ``device``) or an
-    :class:`Encoder`. ``storage_dtype`` (``float32``/``float16``) is how vectors are stored. Images
+    :class:`Encoder`. ``storage_dtype`` (``float32``/``float16``) is how vectors are stored. ``read``
+    (bands, stretch, nodata; :class:`~rsmmvp_tasks.imagery.read.ReadSettings`, default: the defaults)
+    is how pixels are decoded, recorded in the manifest as ``"read"``. Images
     already stored with unchanged content are skipped. Raises the errors of the module docstring,
     e.g. :class:`~rsmmvp_tasks.mining.store.ManifestMismatchError` when ``out`` was made with another
     encoder, kind, dim, storage dtype or source, and :class:`ImageReadError` on a bad image when ``strict``.
@@ -219,7 +228,9 @@ def embed_images(
     imgs = images if isinstance(images, ImageList) else list_images(images, column=column)
     with cache_lock(out) if rank == 0 else nullcontext():
         enc = encoder if isinstance(encoder, Encoder) else load_encoder(encoder, kind=kind, device=dev, dtype=dtype)
-        writer = _open_writer(out, {**enc.describe(), "dtype": storage_dtype, **imgs.describe()}, rank, barrier)
+        read = read or ReadSettings()
+        writer = _open_writer(out, {**enc.describe(), "dtype": storage_dtype, **imgs.describe(),
+                                    "read": read.describe()}, rank, barrier)
         stamps = imgs.stamps()
         pending = _pending(imgs, stamps, writer, strict)
         changed = sum(1 for i in pending if imgs.ids[i] in writer.stored)
@@ -230,7 +241,7 @@ def embed_images(
                  imgs.source, len(imgs), stats.skipped, len(pending), changed, rank, world)
         if todo:
             _embed_pending(imgs, stamps, todo, enc, writer, stats, batch_size=batch_size, workers=workers,
-                           shard_size=shard_size, strict=strict, position=rank, progress=progress,
+                           shard_size=shard_size, strict=strict, position=rank, progress=progress, read=read,
                            desc=f"embed {Path(out).name}" + (f" [{rank}]" if world > 1 else ""))
             log.info("%s: embedded %d images in %d shards, %d unreadable", out, stats.embedded, stats.shards, stats.failed)
         barrier()  # every process has written its last shard before the lock is released

@@ -20,7 +20,7 @@ The image column defaults to the dataset's first :class:`datasets.Image` column,
 Image ids key the embedding caches: two caches made from the same source share ids, which is how
 ``rsmmvp mine`` joins a CLIP cache with an SSL cache.
 
-:class:`ImageDataset` decodes (PIL, converted to RGB) and preprocesses (a transformers image
+:class:`ImageDataset` decodes (:func:`open_image`: 8-bit RGB, see :mod:`rsmmvp_tasks.imagery.read`) and preprocesses (a transformers image
 processor) one image per item, so a :class:`torch.utils.data.DataLoader` with workers overlaps
 decoding with the model. An image that cannot be read is not raised: its item carries the error
 message, and :func:`collate` separates good items from failed ones.
@@ -38,7 +38,6 @@ accepted.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -249,13 +248,13 @@ def list_images(spec: str | Path, column: str | None = None) -> ImageList:
     return _list_folder(path)
 
 
-def open_image(raw: str | bytes | Path) -> Any:
-    """Decode an image fully (so a truncated file fails here) and convert it to RGB."""
-    from PIL import Image
+def open_image(raw: str | bytes | Path, settings: Any = None) -> Any:
+    """Decode an image fully (so a truncated file fails here) as 8-bit RGB, through the one reading path
+    :func:`rsmmvp_tasks.imagery.read.read_image` (GeoTIFF via rasterio, 16-bit/float stretched; ``settings``,
+    a :class:`~rsmmvp_tasks.imagery.read.ReadSettings`, picks bands, stretch and nodata)."""
+    from rsmmvp_tasks.imagery.read import read_image
 
-    with Image.open(io.BytesIO(raw) if isinstance(raw, bytes) else raw) as im:
-        im.load()
-        return im.convert("RGB")
+    return read_image(raw, settings).image
 
 
 @dataclass
@@ -283,10 +282,12 @@ class ImageDataset:
     :meth:`~rsmmvp_tasks.mining.encoders.Encoder.preprocess`).
     """
 
-    def __init__(self, images: ImageList, indices: Sequence[int], preprocess: Callable[[Any], Any]) -> None:
+    def __init__(self, images: ImageList, indices: Sequence[int], preprocess: Callable[[Any], Any],
+                 settings: Any = None) -> None:
         self.images = images
         self.indices = list(indices)
         self.preprocess = preprocess
+        self.settings = settings  # ReadSettings for open_image (None: the defaults)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -294,7 +295,7 @@ class ImageDataset:
     def __getitem__(self, k: int) -> Item:
         i = self.indices[k]
         try:
-            image = open_image(self.images.raw(i))
+            image = open_image(self.images.raw(i), self.settings)
         except Exception as exc:  # noqa: BLE001 - any decode failure is one bad image, reported by the caller
             return Item(i, None, f"{type(exc).__name__}: {exc}")
         return Item(i, self.preprocess(image))

@@ -6,10 +6,13 @@ Layout of a cache folder ``CACHE``
     ``{"format": 2, "encoder": <model id>, "kind": "clip"|"ssl"|..., "dim": int,
     "dtype": "float16"|"float32" (storage), "model_dtype": str, "source": <IMAGES spec>,
     "source_kind": "folder"|"filelist"|"dataset", "root": <folder or null>, "column": str|null,
-    "num_images": int}``. ``encoder``, ``kind``, ``dim`` and ``dtype`` are required to read a cache.
-    Resuming into a cache whose ``encoder``, ``kind``, ``dim``, ``dtype``, ``model_dtype`` or
-    ``source`` differ raises :class:`ManifestMismatchError` (``num_images`` may change: images added
-    to a folder are embedded by the next run).
+    "num_images": int, "read": {"bands": [...]|null, "stretch": str, "nodata": float|null}}``
+    (``read``: how pixels were decoded, :class:`rsmmvp_tasks.imagery.read.ReadSettings`; absent in
+    caches written before it was recorded, which were read with the defaults).
+    ``encoder``, ``kind``, ``dim`` and ``dtype`` are required to read a cache.
+    Resuming into a cache whose ``encoder``, ``kind``, ``dim``, ``dtype``, ``model_dtype``,
+    ``source`` or ``read`` differ raises :class:`ManifestMismatchError` (``num_images`` may change:
+    images added to a folder are embedded by the next run).
 ``shards/emb-r<RR>-<SSSSSS>.npy``
     ``(n, dim)`` L2-normalised embeddings written by process ``RR`` (its ``SSSSSS``-th shard).
 ``shards/ids-r<RR>-<SSSSSS>.json``
@@ -80,7 +83,9 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 STORAGE_DTYPES: tuple[str, ...] = ("float16", "float32")
 #: manifest entries that must agree for a run to resume into (or append to) a cache
-MANIFEST_KEYS: tuple[str, ...] = ("encoder", "kind", "dim", "dtype", "model_dtype", "source")
+MANIFEST_KEYS: tuple[str, ...] = ("encoder", "kind", "dim", "dtype", "model_dtype", "source", "read")
+#: what a manifest entry missing from an older cache stood for
+_ABSENT_MEANS: dict[str, Any] = {"read": {"bands": None, "stretch": "auto", "nodata": None}}
 #: manifest entries without which a cache cannot be read
 REQUIRED_MANIFEST_KEYS: tuple[str, ...] = ("encoder", "kind", "dim", "dtype")
 #: largest accepted |L2 norm - 1| of a stored vector (float16 storage rounds norms by ~1e-3)
@@ -347,8 +352,11 @@ class CacheWriter:
         return failed_too and image_id in self.failed and self.failed[image_id] == stamp
 
     def _check(self, old: dict[str, Any]) -> None:
-        diff = [f"{k}: cache has {old.get(k)!r}, this run {self.manifest.get(k)!r}"
-                for k in MANIFEST_KEYS if old.get(k) != self.manifest.get(k)]
+        def value(manifest: dict[str, Any], k: str) -> Any:
+            return manifest.get(k, _ABSENT_MEANS.get(k))
+
+        diff = [f"{k}: cache has {value(old, k)!r}, this run {value(self.manifest, k)!r}"
+                for k in MANIFEST_KEYS if value(old, k) != value(self.manifest, k)]
         if diff:
             raise ManifestMismatchError(
                 f"{self.cache} was made by another embedding run ({'; '.join(diff)}). "
