@@ -241,3 +241,84 @@ def test_get_judge_reads_the_environment_once_per_configuration(
         assert get_judge() is None
         assert judge_fields(QUESTION, OPTIONS, "the latter", None) == (None, {})
     assert get_judge() is judge and len(server.requests) == 1
+
+
+def test_a_local_judge_is_reached_past_a_proxy_setting(
+    server: JudgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    server.default = "B"
+    assert make_judge(server, tmp_path).judge(QUESTION, OPTIONS, "the other one?").pred == "B"
+
+
+# ---- in the task ----------------------------------------------------------------------------
+
+
+def _doc(index: int, answer: str) -> dict[str, Any]:
+    return {"index": index, "pair_id": f"p{index // 2}", "question": QUESTION, "options": OPTIONS, "answer": answer,
+            "pattern": "presence", "pair_size": 2, "dataset_fingerprint": "f" * 64}
+
+
+def _judge_env(monkeypatch: pytest.MonkeyPatch, server: JudgeServer, tmp_path: Path) -> None:
+    monkeypatch.setenv("RSMMVP_JUDGE_BASE_URL", server.base_url)
+    monkeypatch.setenv("RSMMVP_JUDGE_MODEL", "judge-model")
+    monkeypatch.setenv("RSMMVP_JUDGE_API_KEY", KEY)
+    monkeypatch.setenv("RSMMVP_CACHE", str(tmp_path / "cache"))
+
+
+def test_task_records_keep_both_readings_and_details_report_the_judge(
+    server: JudgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rsmmvp_tasks.evaluation import task
+    from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, read_details
+
+    docs = [_doc(0, "A"), _doc(1, "B"), _doc(2, "A"), _doc(3, "B")]
+    replies = ["A", "I believe the bridge is there", "no idea", "B"]
+    plain = task.process_results(docs[1], [replies[1]])["question_accuracy"]
+    assert set(plain) == {"index", "pair_id", "pattern", "pair_size", "answer", "pred", "correct"}  # no judge: as before
+    assert server.requests == []
+
+    _judge_env(monkeypatch, server, tmp_path)
+    server.verdicts = [("bridge", "B")]
+    outs = [task.process_results(d, [r]) for d, r in zip(docs, replies)]
+    records = [o["question_accuracy"] for o in outs]
+    assert [JudgeServer.judged_reply(r["body"]) for r in server.requests] == replies[1:3]
+    assert [(r["pred_rules"], r["pred_judge"], r["pred"], r["judge_status"]) for r in records] == [
+        ("A", None, "A", "not_needed"), (None, "B", "B", "answered"), (None, None, None, "none"),
+        ("B", None, "B", "not_needed")]
+    assert records[1]["correct"] is True
+    details = task.aggregate_details([o[DETAILS_METRIC] for o in outs])
+    assert details["judge"]["judged"] == 2 and details["judge"]["unreadable_rate_before"] == 0.5
+    assert details["unreadable_rate"] == details["judge"]["unreadable_rate_after"] == 0.25
+    assert read_details({"results": {"t": {f"{DETAILS_METRIC},none": details}}}, "t")["judge"]["model"] == "judge-model"
+    assert KEY not in json.dumps([records, details])
+
+
+@pytest.mark.e2e
+def test_lmms_eval_with_the_judge_variables_reports_judged_replies(server: JudgeServer, tmp_path: Path) -> None:
+    from conftest import run_lmms_eval
+
+    from rsmmvp_tasks.evaluation.results import read_details
+
+    server.default = "A"  # the judge reads every reply as option A
+    env = {"RSMMVP_JUDGE_BASE_URL": server.base_url, "RSMMVP_JUDGE_MODEL": "judge-model", "RSMMVP_JUDGE_API_KEY": KEY,
+           "RSMMVP_CACHE": str(tmp_path / "cache")}
+    args = ["--model", "dummy", "--model_args", "response=I cannot tell from this picture", "--tasks", "rsmmvp_mini"]
+    run = run_lmms_eval(args, tmp_path / "out", env_extra=env)
+    details = read_details(run.results, "rsmmvp_mini") if run.results else None
+    assert details is not None, run.output[-3000:]
+    assert details["judge"] == {"model": "judge-model", "judged": 18, "answered": 18, "none": 0, "unreadable": 0,
+                                "failed": 0, "unreadable_rate_before": 1.0, "unreadable_rate_after": 0.0}
+    assert run.metrics("rsmmvp_mini")["question_accuracy"] == 0.5  # as if it had answered "A"
+    assert len(server.requests) == 18
+    assert "rsmmvp judge judge-model: 18" in run.output
+    records = [line["question_accuracy"] for line in run.samples["rsmmvp_mini"]]
+    assert all(r["pred_rules"] is None and r["pred_judge"] == "A" for r in records)
+    written = "".join(p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file()
+                      and p.suffix in {".json", ".jsonl", ".log", ".txt"})
+    assert KEY not in run.output and KEY not in written and "SECRET" not in written
+    # a second run pays nothing: every verdict comes from the cache
+    rerun = run_lmms_eval(args, tmp_path / "out2", env_extra=env)
+    assert read_details(rerun.results, "rsmmvp_mini")["judge"]["judged"] == 18
+    assert len(server.requests) == 18

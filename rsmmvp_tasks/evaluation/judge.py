@@ -59,6 +59,7 @@ import contextvars
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -272,6 +273,10 @@ class Judge:
         self._lock = threading.Lock()
         self._off_reason: str | None = None
         self._warned: set[str] = set()
+        # a server on this machine is never behind a proxy, whatever http_proxy says
+        host = urllib.parse.urlsplit(config.endpoint).hostname or ""
+        handlers = [urllib.request.ProxyHandler({})] if host in {"localhost", "127.0.0.1", "::1"} else []
+        self._opener = urllib.request.build_opener(*handlers)
 
     def __repr__(self) -> str:
         return f"Judge(model={self.config.model!r}, endpoint={self.config.endpoint!r})"
@@ -335,7 +340,7 @@ class Judge:
         request = urllib.request.Request(self.config.endpoint, data=json.dumps(body).encode("utf-8"),
                                          headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout) as response:  # noqa: S310 - http(s) checked
+            with self._opener.open(request, timeout=self.config.timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             snippet = ""

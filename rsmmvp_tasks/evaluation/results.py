@@ -28,6 +28,10 @@ counts complete pairs; ``incomplete_pairs`` names the pairs with a question miss
 (``--limit``). A value that is undefined (no question, no complete pair) is ``None`` (JSON ``null``).
 ``per_pattern`` lists the patterns with at least one complete pair. ``dataset_fingerprint`` is
 :func:`dataset_fingerprint` of the whole evaluated split (also under ``--limit``).
+
+Optional entries (:data:`OPTIONAL_KEYS`, returned by :func:`read_details` when present): ``judge``
+when an LLM judge read unreadable replies (:func:`rsmmvp_tasks.evaluation.judge.summarize`), and
+``circular`` for the option-order tasks (:meth:`rsmmvp_tasks.evaluation.circular.Collapsed.summary`).
 """
 
 from __future__ import annotations
@@ -127,6 +131,9 @@ _KEYS = (
     "rsmmvp_version",
 )
 
+#: entries present only in some runs (see the module docstring)
+OPTIONAL_KEYS = ("judge", "circular")
+
 
 def read_details(results_json: dict[str, Any], task: str) -> dict[str, Any]:
     """The details of ``task`` in a parsed lmms-eval results file (schema: the module docstring).
@@ -149,4 +156,4 @@ def read_details(results_json: dict[str, Any], task: str) -> dict[str, Any]:
     missing = [k for k in _KEYS if k not in details]
     if missing:
         raise KeyError(f"task {task!r}: the {DETAILS_METRIC!r} entry lacks {missing}")
-    return {k: details[k] for k in _KEYS}
+    return {**{k: details[k] for k in _KEYS}, **{k: details[k] for k in OPTIONAL_KEYS if k in details}}

@@ -8,7 +8,9 @@
   whole split, so a ``--limit`` run records the full split's fingerprint).
 - ``process_hub_docs``: the full benchmark's hook; converts the hub layout of ``IVUlab/RSMMVP``
   into the contract, then as ``process_docs``.
-- ``process_results``: reads the chosen letter with :func:`rsmmvp_tasks.evaluation.answers.extract_choice`.
+- ``process_results``: reads the chosen letter with :func:`rsmmvp_tasks.evaluation.answers.extract_choice`
+  (and, only when ``RSMMVP_JUDGE_*`` configure a judge and the rules read no choice, asks it:
+  :mod:`rsmmvp_tasks.evaluation.judge`; the record then keeps ``pred_rules`` and ``pred_judge`` apart).
   Each question is routed to the metrics it belongs to: the headline metrics, their ``_stderr``
   companions, the details, and the ``pair_accuracy_<pattern>`` (+ ``_stderr``) of its own visual
   pattern only -- so a pattern absent from the run has no row in lmms-eval's table. The record
@@ -36,6 +38,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from rsmmvp_tasks.errors import DataViolationError
 from rsmmvp_tasks.evaluation.answers import extract_choice
+from rsmmvp_tasks.evaluation.judge import judge_fields, summarize as summarize_judge
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, details_from_scores
 from rsmmvp_tasks.evaluation.scoring import QuestionResult, Scores, format_pattern_table, score
 from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
@@ -155,6 +158,8 @@ def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str,
     """
     response = results[0] if results else ""
     pred = extract_choice(response or "", list(doc["options"]))
+    # only with RSMMVP_JUDGE_* set, and only for a reply the rules cannot read (rsmmvp_tasks.evaluation.judge)
+    pred, judged = judge_fields(str(doc.get("question", "")), list(doc["options"]), response or "", pred)
     record = {
         "index": int(doc["index"]),
         "pair_id": str(doc["pair_id"]),
@@ -163,6 +168,7 @@ def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str,
         "answer": str(doc["answer"]),
         "pred": pred,
         "correct": pred is not None and pred == str(doc["answer"]),
+        **judged,
     }
     ref = RecordRef(record, doc.get("dataset_fingerprint"))
     pattern_metric = f"pair_accuracy_{record['pattern']}"
@@ -265,7 +271,16 @@ def aggregate_details(items: list[Any]) -> dict[str, Any]:
     fingerprints = {x.fingerprint for x in items if isinstance(x, RecordRef) and x.fingerprint}
     if len(fingerprints) > 1:  # pragma: no cover - one task evaluates one split
         raise ValueError(f"rsmmvp: one run mixes records of several datasets {sorted(fingerprints)}")
-    return details_from_scores(_scores_of_run(items), next(iter(fingerprints), None))
+    details = details_from_scores(_scores_of_run(items), next(iter(fingerprints), None))
+    judge = summarize_judge(x.record if isinstance(x, RecordRef) else x for x in items)
+    if judge is not None:  # a judge read some replies: say which, how many, and the rate before it
+        details["judge"] = judge
+        _log.info(
+            f"rsmmvp judge {judge['model']}: {judge['judged']} unreadable repl(ies) judged ({judge['answered']} read, "
+            f"{judge['none']} no choice, {judge['unreadable']} unreadable verdicts, {judge['failed']} failed); "
+            f"unreadable rate {judge['unreadable_rate_before']:.4f} before, {judge['unreadable_rate_after']:.4f} after"
+        )
+    return details
 
 
 def _pattern_aggregators(pattern: str) -> tuple[Callable[[list[Any]], float | None], Callable[[list[Any]], float | None]]:
