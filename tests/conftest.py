@@ -6,11 +6,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+# huggingface_hub reads HF_HUB_OFFLINE and HF_HOME once, when it is first imported -- during collection, before
+# any fixture runs -- so the offline switches are set here, at import time, for the whole session.
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+                  HF_HOME=tempfile.mkdtemp(prefix="rsmmvp-tests-hf-"))
+
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
