@@ -61,6 +61,7 @@ CASES = [
     case("validate {d}/empty.parquet", 2, "{d}/empty.parquet", id="empty-file"),
     case("validate {d}/notes.txt", 2, "{d}/notes.txt", id="not-a-table"),
     case("validate {d}/mined/pairs.parquet", 2, "PAIRS table", "rsmmvp review", id="pairs-table"),
+    case("validate {d}/mined/pairs.csv", 2, "PAIRS table", "rsmmvp review", id="pairs-csv"),
     case("validate {d}/train_only", 2, "{d}/train_only", "'test' split", id="datasetdict-no-test"),
     case("validate {d}/raw --pair-size 0", 2, "--pair-size", "'0'", id="pair-size-0"),
     case("validate {d}/raw --pair-size two", 2, "--pair-size", "'two'", id="pair-size-text"),
@@ -144,6 +145,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "precious").mkdir()
     (d / "precious" / "thesis.tex").write_text("years of work")
     make_pairs(d / "mined", n=2)
+    make_pairs(d / "mined", n=2, fmt="csv")
     datasets.DatasetDict({"train": datasets.Dataset.from_dict({"index": [1]})}).save_to_disk(str(d / "train_only"))
     build_tiny_clip(d / "clip")
     (d / "imgs").mkdir()

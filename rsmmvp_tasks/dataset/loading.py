@@ -97,11 +97,11 @@ def _pick_split(data: Any, split: str, where: Path) -> Any:
     return data
 
 
-def _refuse_pairs_table(data: Any, where: Path) -> Any:
-    """``data``, unless it is a mined PAIRS table, which is refused with what to do with it."""
+def _refuse_pairs_table(data: Any, where: Path, columns: list[str] | None = None) -> Any:
+    """``data`` (or a table with ``columns``), unless it is a mined PAIRS table, refused with what to do."""
     from rsmmvp_tasks.mining.pairs import is_pairs_table
 
-    if is_pairs_table(data.column_names):
+    if is_pairs_table(data.column_names if columns is None else columns):
         raise UnreadableDatasetError(
             f"{where} is a mined PAIRS table (from `rsmmvp mine`), not an RSMMVP dataset: annotate its pairs with "
             f"`rsmmvp review {where} --out DIR`, then build the dataset with `rsmmvp build --pairs {where} "
@@ -156,6 +156,14 @@ def load_rsmmvp(
 
     path = resolve_source(path_or_id)
     if path.is_file():
+        if path.suffix.lower() in (".csv", ".tsv"):  # a PAIRS.csv gets the same advice as PAIRS.parquet
+            import pandas as pd
+
+            try:
+                header = list(pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", nrows=0).columns)
+            except Exception:  # noqa: BLE001 - unreadable: the generic message below applies
+                header = []
+            _refuse_pairs_table(None, path, header)
         if path.suffix != ".parquet":
             raise UnreadableDatasetError(
                 f"{path}: not a parquet file; pass a parquet file, a built or save_to_disk folder, a raw layout "
