@@ -221,3 +221,23 @@ def test_lmms_eval_tiny_llava_circular_matches_its_samples(tmp_path: Path, tiny_
     rate = collapsed.position_bias_rate
     assert metrics["position_bias_rate"] == (None if math.isnan(rate) else pytest.approx(rate))
     assert metrics["unreadable_rate"] == pytest.approx(sum(r["pred"] is None for r in records) / 36)
+
+
+def test_judge_entry_counts_replies_of_every_order(expanded: list[dict[str, Any]], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from judgeserver import JudgeServer
+
+    with JudgeServer() as server:
+        monkeypatch.setenv("RSMMVP_JUDGE_BASE_URL", server.base_url)
+        monkeypatch.setenv("RSMMVP_JUDGE_MODEL", "judge-model")
+        monkeypatch.setenv("RSMMVP_CACHE", str(tmp_path / "cache"))
+        server.default = "A"
+        out = simulate(expanded, lambda row: row["answer"] if row["variant"] == 0 else "no idea")
+        # only the 18 unreadable replies (the swapped orders) need a verdict, and the two questions of a pair
+        # share question, options and reply: the cache answers the second, so 9 requests
+        assert len(server.requests) == 9
+    judge = out[DETAILS_METRIC]["judge"]
+    assert judge["judged"] == 18 and judge["unreadable_rate_before"] == 0.5 and judge["unreadable_rate_after"] == 0.0
+    assert out["unreadable_rate"] == 0.0
+    # the judge read "A" in the swapped order: right exactly where the original answer is B
+    assert out["question_accuracy"] == pytest.approx(sum(r["answer"] == "B" for r in expanded[::2]) / 18)

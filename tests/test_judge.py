@@ -223,6 +223,14 @@ def test_concurrency_limit(server: JudgeServer, tmp_path: Path) -> None:
     assert server.max_in_flight <= 2
 
 
+def test_the_same_reply_asked_at_once_is_sent_once(server: JudgeServer, tmp_path: Path) -> None:
+    server.mode, server.delay, server.default = "slow", 0.2, "B"
+    judge = make_judge(server, tmp_path, concurrency=4, cache_dir=None)  # no cache folder: memory only
+    outcomes = judge.judge_many([(QUESTION, OPTIONS, "same reply")] * 4 + [(QUESTION, OPTIONS, "another")])
+    assert [o.pred for o in outcomes] == ["B"] * 5
+    assert len(server.requests) == 2
+
+
 def test_get_judge_reads_the_environment_once_per_configuration(
     server: JudgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -311,7 +319,7 @@ def test_lmms_eval_with_the_judge_variables_reports_judged_replies(server: Judge
     assert details["judge"] == {"model": "judge-model", "judged": 18, "answered": 18, "none": 0, "unreadable": 0,
                                 "failed": 0, "unreadable_rate_before": 1.0, "unreadable_rate_after": 0.0}
     assert run.metrics("rsmmvp_mini")["question_accuracy"] == 0.5  # as if it had answered "A"
-    assert len(server.requests) == 18
+    assert len(server.requests) == 9  # the two questions of a pair share question, options and this reply
     assert "rsmmvp judge judge-model: 18" in run.output
     records = [line["question_accuracy"] for line in run.samples["rsmmvp_mini"]]
     assert all(r["pred_rules"] is None and r["pred_judge"] == "A" for r in records)
@@ -321,4 +329,4 @@ def test_lmms_eval_with_the_judge_variables_reports_judged_replies(server: Judge
     # a second run pays nothing: every verdict comes from the cache
     rerun = run_lmms_eval(args, tmp_path / "out2", env_extra=env)
     assert read_details(rerun.results, "rsmmvp_mini")["judge"]["judged"] == 18
-    assert len(server.requests) == 18
+    assert len(server.requests) == 9

@@ -273,6 +273,8 @@ class Judge:
         self._lock = threading.Lock()
         self._off_reason: str | None = None
         self._warned: set[str] = set()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._memory: dict[str, str] = {}  # verdicts of this process (also without a cache folder)
         # a server on this machine is never behind a proxy, whatever http_proxy says
         host = urllib.parse.urlsplit(config.endpoint).hostname or ""
         handlers = [urllib.request.ProxyHandler({})] if host in {"localhost", "127.0.0.1", "::1"} else []
@@ -392,11 +394,23 @@ class Judge:
                 time.sleep(max(0.0, min(wait, MAX_WAIT_S)))
                 attempt += 1
 
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
     def judge(self, question: str, options: Sequence[str], reply: str) -> JudgeOutcome:
-        """The judge's reading of ``reply`` (cached); never raises for a failing server."""
+        """The judge's reading of ``reply`` (cached); never raises for a failing server.
+
+        The same (question, options, reply) asked from several threads at once is sent once: the
+        others wait for that verdict (the two questions of a pair often get the same reply).
+        """
         options = [str(o) for o in options]
         key = self.cache_key(question, options, reply)
-        verdict = self._cached(key, len(options))
+        with self._key_lock(key):
+            return self._judge(key, question, options, reply)
+
+    def _judge(self, key: str, question: str, options: list[str], reply: str) -> JudgeOutcome:
+        verdict = self._memory.get(key) or self._cached(key, len(options))
         if verdict is not None:
             return JudgeOutcome(None if verdict == NO_CHOICE else verdict, verdict if verdict == NO_CHOICE else "answered",
                                 cached=True)
@@ -411,6 +425,7 @@ class Judge:
             self._warn_once("unreadable", f"rsmmvp judge: {self.config.model} answered {shown!r}, not a letter or "
                             "'none'; such replies stay unreadable")
             return JudgeOutcome(None, "unreadable")
+        self._memory[key] = verdict
         self._store(key, verdict)
         return JudgeOutcome(None if verdict == NO_CHOICE else verdict, verdict if verdict == NO_CHOICE else "answered")
 
