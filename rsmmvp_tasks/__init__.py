@@ -51,6 +51,9 @@ _EXPORTS: dict[str, str] = {
     "score": "rsmmvp_tasks.evaluation.scoring",
     "Scores": "rsmmvp_tasks.evaluation.scoring",
     "format_pattern_table": "rsmmvp_tasks.evaluation.scoring",
+    "read_details": "rsmmvp_tasks.evaluation.results",
+    "dataset_fingerprint": "rsmmvp_tasks.evaluation.results",
+    "redact_secrets": "rsmmvp_tasks.evaluation.hook",
     # building datasets
     "read_raw": "rsmmvp_tasks.dataset.raw",
     "validate_dataset": "rsmmvp_tasks.dataset.validate",

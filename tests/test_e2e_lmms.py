@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import datasets
@@ -23,6 +24,8 @@ from rsmmvp_tasks.schema import PATTERNS
 from rsmmvp_tasks.paths import mini_dataset_dir, tasks_dir
 
 pytestmark = pytest.mark.e2e
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +86,12 @@ def test_dummy_always_a_without_include_path(tmp_path: Path, mini: datasets.Data
     assert as_number(table["unreadable_rate"]["Stderr"]) == 0.0
     for p, n in pairs_of.items():
         assert (table[f"pair_accuracy_{p}"]["Stderr"] == "N/A") == (n < 2)
+
+    # the README shows this very table
+    readme = (REPO / "README.md").read_text(encoding="utf-8").split("## Metrics and how to read them", 1)[1]
+    shown = readme.split("```\n", 2)[1].rstrip("\n").splitlines()
+    printed = [line for line in _ANSI.sub("", run.output).splitlines() if line.startswith("|")][-len(shown):]
+    assert printed == shown
 
     # the details: counts, intervals, fingerprint of the split
     details = read_details(run.results, "rsmmvp_mini")
@@ -225,6 +234,8 @@ def test_a_dataset_that_breaks_the_contract_is_refused_before_inference(tmp_path
     assert "[answer_range] row 0, index 1" in run.output and "answer '(a)'" in run.output
     assert "[pair_size]" in run.output and "row-0" in run.output
     assert "generate_until requests" not in run.output  # refused before the model saw anything
+    logged = [line for line in run.output.splitlines() if "ERROR" in line and "breaks the RSMMVP contract" in line]
+    assert len(logged) == 1  # a log line of its own (lmms-eval's own error line says only "RetryError")
 
 
 _PINNED = """

@@ -62,6 +62,7 @@ METRICS: tuple[str, ...] = HEADLINE_METRICS + PATTERN_METRICS + STDERR_METRICS +
 TOLERATED_VIOLATIONS = frozenset({"unknown_pattern"})
 #: how many violations a refusal lists (the rest are counted)
 _SHOWN_VIOLATIONS = 50
+_REFUSALS_LOGGED: set[str] = set()
 
 
 # --------------------------------------------------------------------------- before inference
@@ -94,11 +95,17 @@ def _checked_rows(docs: Any) -> list[dict[str, Any]]:
     if refused:
         shown = "\n".join("  " + v.format() for v in refused[:_SHOWN_VIOLATIONS])
         more = f"\n  ... and {len(refused) - _SHOWN_VIOLATIONS} more" if len(refused) > _SHOWN_VIOLATIONS else ""
-        raise DataViolationError(
+        message = (
             f"rsmmvp: the dataset breaks the RSMMVP contract in {len(refused)} place(s); nothing was evaluated, "
             f"since its scores would be wrong. Fix the data (see `rsmmvp validate`, which lists the same "
             f"violations) and run again:\n{shown}{more}"
         )
+        # lmms-eval retries the dataset download (and so this check) up to 5 times, then reports only
+        # "RetryError[... DataViolationError]": log the list itself, once per process
+        if message not in _REFUSALS_LOGGED:
+            _REFUSALS_LOGGED.add(message)
+            _log.error(message)
+        raise DataViolationError(message)
     return rows
 
 
