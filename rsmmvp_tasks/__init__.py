@@ -8,6 +8,7 @@ The package is arranged by who uses it:
   loading;
 - :mod:`rsmmvp_tasks.mining` — mining new CLIP-blind pairs: images, encoders, the embedding store,
   embedding, search, the PAIRS table, the review page, annotations;
+- :mod:`rsmmvp_tasks.human` — a human baseline: the answering page and the scoring of people's answers;
 - at the root: the shared contract (:mod:`~rsmmvp_tasks.schema`), the error types
   (:mod:`~rsmmvp_tasks.errors`), where things are installed (:mod:`~rsmmvp_tasks.paths`) and the ``rsmmvp``
   command (:mod:`~rsmmvp_tasks.cli`).
@@ -54,6 +55,11 @@ _EXPORTS: dict[str, str] = {
     "read_details": "rsmmvp_tasks.evaluation.results",
     "dataset_fingerprint": "rsmmvp_tasks.evaluation.results",
     "redact_secrets": "rsmmvp_tasks.evaluation.hook",
+    "JudgeConfig": "rsmmvp_tasks.evaluation.judge",
+    "get_judge": "rsmmvp_tasks.evaluation.judge",
+    # human baseline
+    "write_human_page": "rsmmvp_tasks.human.page",
+    "score_annotators": "rsmmvp_tasks.human.scoring",
     # building datasets
     "read_raw": "rsmmvp_tasks.dataset.raw",
     "validate_dataset": "rsmmvp_tasks.dataset.validate",
