@@ -20,6 +20,8 @@ from conftest import offline_env
 
 from rsmmvp_tasks.cli import build_parser
 
+pytestmark = pytest.mark.e2e  # every case runs the rsmmvp CLI as a subprocess (about 100 s in all)
+
 RSMMVP = Path(sys.executable).parent / "rsmmvp"
 
 

@@ -69,6 +69,7 @@ def push_folder(
     from huggingface_hub import HfApi, get_token
 
     from rsmmvp_tasks.dataset.build import BUILD_MANIFEST
+    from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR
 
     retry = (
         f"the folder {folder} is complete; push it later with `huggingface-cli upload {repo_id} {folder} "
@@ -89,7 +90,8 @@ def push_folder(
             repo_id=repo_id,
             repo_type="dataset",
             commit_message="Upload RSMMVP-format dataset (rsmmvp build)",
-            ignore_patterns=[BUILD_MANIFEST],
+            # the build manifest and the local task YAML (absolute paths of this machine) stay local
+            ignore_patterns=[BUILD_MANIFEST, f"{TASK_YAML_DIR}/*"],
         )
     except Exception as exc:  # offline, network, auth, refused: all "not pushed", with the reason
         reason = str(exc).replace(token, "<token>").splitlines()[0] if str(exc) else ""
