@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, offline_env
+from conftest import BIN, offline_env
 from rsmmvp_tasks.evaluation import hook as lmms_hook
 from rsmmvp_tasks.paths import tasks_dir
 

@@ -297,7 +297,8 @@ def format_pattern_table(scores: Scores) -> str:
         if n == 0:
             lines.append(f"| {label} | 0 | - | - |")
         else:
-            lines.append(f"| {label} | {n} | {acc:.4f} | {_interval(scores.per_pattern_ci.get(name, (math.nan, math.nan)))} |")
+            interval = _interval(scores.per_pattern_ci.get(name, (math.nan, math.nan)))
+            lines.append(f"| {label} | {n} | {acc:.4f} | {interval} |")
     overall = "-" if math.isnan(scores.pair_accuracy) else f"{scores.pair_accuracy:.4f}"
     lines.append(f"| **All** | {scores.n_pairs} | {overall} | {_interval(scores.pair_accuracy_ci)} |")
     return "\n".join(lines)

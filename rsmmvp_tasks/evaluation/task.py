@@ -274,7 +274,10 @@ def aggregate_unreadable_rate_stderr(items: list[Any]) -> float | None:
 
 
 def aggregate_details(items: list[Any]) -> dict[str, Any]:
-    """The run's details (intervals, counts, incomplete pairs, fingerprint): see :mod:`~rsmmvp_tasks.evaluation.results`."""
+    """The run's details (intervals, counts, incomplete pairs, fingerprint).
+
+    Schema: :mod:`rsmmvp_tasks.evaluation.results`.
+    """
     fingerprints = {x.fingerprint for x in items if isinstance(x, RecordRef) and x.fingerprint}
     if len(fingerprints) > 1:  # pragma: no cover - one task evaluates one split
         raise ValueError(f"rsmmvp: one run mixes records of several datasets {sorted(fingerprints)}")
@@ -290,7 +293,10 @@ def aggregate_details(items: list[Any]) -> dict[str, Any]:
     return details
 
 
-def _pattern_aggregators(pattern: str) -> tuple[Callable[[list[Any]], float | None], Callable[[list[Any]], float | None]]:
+_Aggregation = Callable[[list[Any]], "float | None"]
+
+
+def _pattern_aggregators(pattern: str) -> tuple[_Aggregation, _Aggregation]:
     label = PATTERNS[pattern]
 
     def aggregate(items: list[Any]) -> float | None:
