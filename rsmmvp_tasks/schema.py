@@ -19,6 +19,9 @@ column                    type                        meaning
 ``clip_similarity``       float (optional)            CLIP cosine similarity of the pair's images
 ``ssl_similarity``        float (optional)            self-supervised (DINOv2) cosine similarity
 ``encoders``              str (optional)              encoders used for mining, ``"clip=<id>;ssl=<id>"``
+``imagery``               str (optional)              JSON: the image's place (scene, window, CRS, bounds,
+                                                      centre lon/lat) and how its pixels were made
+                                                      (:mod:`rsmmvp_tasks.imagery.provenance`)
 ========================  ==========================  ==================================================
 
 A built dataset folder (``rsmmvp build``) holds the rows as parquet at :data:`PARQUET_NAME` (what
@@ -55,7 +58,7 @@ __all__ = [
 REQUIRED_COLUMNS: tuple[str, ...] = ("index", "pair_id", "question", "options", "answer", "pattern", "image")
 
 #: Provenance columns a dataset may carry (mined datasets do).
-OPTIONAL_COLUMNS: tuple[str, ...] = ("source", "clip_similarity", "ssl_similarity", "encoders")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("source", "clip_similarity", "ssl_similarity", "encoders", "imagery")
 
 #: Rows per pair in MMVP and RSMMVP.
 PAIR_SIZE = 2
@@ -174,6 +177,7 @@ def features(with_provenance: bool = True) -> Any:
                 "clip_similarity": datasets.Value("float32"),
                 "ssl_similarity": datasets.Value("float32"),
                 "encoders": datasets.Value("string"),
+                "imagery": datasets.Value("string"),
             }
         )
     return datasets.Features(cols)

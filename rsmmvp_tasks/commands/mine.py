@@ -1,7 +1,8 @@
 """``rsmmvp mine --clip CACHE --ssl CACHE --out PAIRS``: find CLIP-blind pairs.
 
 The rule and the search are documented in :mod:`rsmmvp_tasks.mining.search`, the PAIRS files in
-:mod:`rsmmvp_tasks.mining.pairs`. Writes ``PAIRS.parquet``, ``PAIRS.csv`` and ``PAIRS.json``
+:mod:`rsmmvp_tasks.mining.pairs`, the place rules (``--tiles``, ``--min-distance-m``,
+``--different-scenes``) in :mod:`rsmmvp_tasks.mining.places`, ``--stats`` in :mod:`rsmmvp_tasks.mining.stats`. Writes ``PAIRS.parquet``, ``PAIRS.csv`` and ``PAIRS.json``
 (parameters and counts). Exit status (:mod:`rsmmvp_tasks.errors`): 0 done (even with no pair found:
 a warning says so), 2 a bad option or device, a missing, damaged, swapped or non-overlapping cache.
 """
@@ -39,6 +40,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--backend", choices=("torch", "faiss"), default="torch",
                    help="torch: exact blocked matmul (default); faiss: range search (pip install faiss-cpu)")
     p.add_argument("--device", default="cpu", help="torch device for the search (default: cpu; e.g. cuda); checked up front")
+    places = p.add_argument_group("places (tiles from `rsmmvp tile`)")
+    places.add_argument("--tiles", default=None, metavar="TABLE",
+                        help="tile table of `rsmmvp tile` (DIR/tiles.parquet) giving each image's footprint; default: "
+                             "tiles.parquet in the folder the CLIP cache was embedded from, if there. Adds geo_a, geo_b "
+                             "and distance_m to PAIRS")
+    places.add_argument("--min-distance-m", type=_metres, default=None, metavar="D",
+                        help="drop candidate pairs whose footprints overlap or are less than D metres apart "
+                             "(0: drop overlapping ones only)")
+    places.add_argument("--different-scenes", action="store_true",
+                        help="drop candidate pairs whose two tiles come from the same scene")
+    stats = p.add_argument_group("thresholds you can see")
+    stats.add_argument("--stats", action="store_true",
+                       help="also write PAIRS_stats.png (2-D histogram of CLIP x SSL similarity over all pairs with "
+                            "CLIP >= the floor, threshold lines, counts per threshold change) and PAIRS_stats.json, "
+                            "and print candidate counts for a grid of --clip-min x --ssl-max")
+    stats.add_argument("--stats-floor", type=cosine, default=None, metavar="CLIP",
+                       help="lowest CLIP cosine in the histogram (default: --clip-min - 0.15)")
     p.add_argument("--no-export-images", action="store_true",
                    help="images from a dataset source have no file; by default those of the mined pairs are saved "
                         "as PNG in PAIRS_images/ (for `rsmmvp review`); this skips that")
@@ -46,21 +64,59 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def _metres(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of metres") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a distance in metres >= 0")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from rsmmvp_tasks.errors import InputError
     from rsmmvp_tasks.mining.pairs import export_pair_images, pairs_stem, write_pairs
+    from rsmmvp_tasks.mining.places import PlaceRule, TilePlaces, add_place_columns, find_tile_table
     from rsmmvp_tasks.mining.search import MineParams, mine_caches
+    from rsmmvp_tasks.mining.stats import explain_exclusions
     from rsmmvp_tasks.mining.store import read_manifest
 
     params = MineParams(clip_min=args.clip_min, ssl_max=args.ssl_max, dup_threshold=args.dup_threshold,
                         max_per_image=args.max_per_image, block=args.block, max_candidates=args.max_candidates,
                         backend=args.backend, device=args.device)
     params.check()  # a bad device is said before the caches are read
-    frame, summary = mine_caches(args.clip, args.ssl, params, progress=not args.no_progress)
-    if frame.empty:
-        log.warning("no pair found: no two images have CLIP >= %.3f and SSL < %.3f; try a lower --clip-min or higher --ssl-max",
-                    args.clip_min, args.ssl_max)
+    clip_manifest = read_manifest(args.clip)
+    table = find_tile_table(args.tiles, clip_manifest)
+    rule = PlaceRule(args.min_distance_m, args.different_scenes, TilePlaces.load(table) if table else None)
+    rule.check()
     out = pairs_stem(args.out)
+    if args.stats:
+        _write_stats(args, params, out)
+    frame, summary = mine_caches(args.clip, args.ssl, params, progress=not args.no_progress,
+                                 pair_filter=rule if rule.active else None)
+    if rule.active:
+        summary["place_rule"] = rule.summary()
+    explanation = explain_exclusions(summary)
+    if frame.empty:
+        log.warning("no pair found: no two images have CLIP >= %.3f and SSL < %.3f%s; try a lower --clip-min or higher "
+                    "--ssl-max (see them all with --stats)", args.clip_min, min(args.ssl_max, args.dup_threshold),
+                    f" (and SSL < --dup-threshold {args.dup_threshold:g})" if args.dup_threshold < args.ssl_max else "")
+    if explanation and (frame.empty or args.ssl_max > args.dup_threshold):
+        log.warning("%s", explanation)
+    elif explanation:
+        log.info("%s", explanation)
+    read = clip_manifest.get("read")
+    if read and read != {"bands": None, "stretch": "auto", "nodata": None}:
+        import json
+
+        frame["read"] = json.dumps(read)  # how the images were decoded: review and build decode them alike
+        ssl_read = read_manifest(args.ssl).get("read")
+        if ssl_read != read:
+            log.warning("the caches were decoded with different settings (CLIP %s, SSL %s); PAIRS records CLIP's",
+                        read, ssl_read)
+    if rule.places is not None:
+        add_place_columns(frame, rule.places)
     if not args.no_export_images and not frame.empty and ((frame.path_a == "") | (frame.path_b == "")).any():
         images_dir = out.with_name(out.name + "_images")
         try:
@@ -71,3 +127,13 @@ def run(args: argparse.Namespace) -> int:
     written = write_pairs(frame, summary, out)
     print(f"{len(frame)} pairs from {summary['joined_images']} images -> " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _write_stats(args: argparse.Namespace, params: object, out: object) -> None:
+    """``--stats``: the histogram PNG/JSON next to PAIRS, and the grid of counts on stdout."""
+    from rsmmvp_tasks.mining.stats import format_grid, similarity_stats, write_stats
+
+    hist = similarity_stats(args.clip, args.ssl, params, clip_floor=args.stats_floor, progress=not args.no_progress)
+    files = write_stats(hist, out)
+    print(format_grid(hist))
+    print("similarity histogram -> " + ", ".join(str(p) for p in files))

@@ -36,6 +36,7 @@ from rsmmvp_tasks.dataset.card import CardInfo, render_card
 from rsmmvp_tasks.dataset.validate import ValidationReport, validate_dataset
 from rsmmvp_tasks.errors import DataViolationError, UsageError
 from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.imagery.provenance import decode_rows
 from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, PARQUET_NAME, features
 
 logger = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ def build_dataset(
     out = Path(out_dir)
     _recover(out)
     check_output_dir(out, overwrite=overwrite)
+    rows = decode_rows(rows)  # 16-bit/float/multiband rasters -> the 8-bit PNG the encoders saw (imagery.provenance)
     report = validate_dataset(rows, pair_size=pair_size)
     if not report.ok:
         raise ValidationFailed(report, context="nothing written: the data breaks the RSMMVP contract")

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from rsmmvp_tasks.imagery.provenance import card_section
 from rsmmvp_tasks.schema import PARQUET_GLOB, PATTERNS, features
 
 __all__ = ["CITATIONS", "PARQUET_GLOB", "CardInfo", "render_card"]
@@ -45,6 +46,7 @@ _MEANINGS: dict[str, str] = {
     "clip_similarity": "CLIP cosine similarity of the pair's images (mined pairs)",
     "ssl_similarity": "self-supervised (DINOv2) cosine similarity (mined pairs)",
     "encoders": "encoders used for mining, clip=<id>;ssl=<id>",
+    "imagery": "JSON: the image's place (scene, window, CRS, bounds, centre lon/lat) and how its 8-bit pixels were made",
 }
 
 
@@ -136,6 +138,7 @@ def render_card(data: Any, info: CardInfo | None = None) -> str:
         *[f"| {PATTERNS.get(p, p)} (`{p}`) | {pairs[p]} | {questions[p]} |" for p in sorted(questions)],
         "",
     ]
+    lines += card_section(rows)  # "Places": footprints of the images, where the rows carry them
     if info.attribution:
         lines += ["## Attribution", "", info.attribution, ""]
     bibtex = CITATIONS + ("\n" + info.citations.strip() if info.citations else "")

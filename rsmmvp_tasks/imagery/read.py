@@ -320,7 +320,8 @@ def _pick_bands(wanted: tuple[int | str, ...] | None, count: int, names: Sequenc
     return tuple(out)
 
 
-def _read_rasterio(source: Any, settings: ReadSettings, window: Any, out_shape: tuple[int, int] | None) -> RasterData:
+def _read_rasterio(source: Any, settings: ReadSettings, window: Any, out_shape: tuple[int, int] | None,
+                   max_side: int | None = None) -> RasterData:
     rasterio = _import_rasterio(source)
     from rasterio.errors import RasterioError
     from rasterio.io import MemoryFile
@@ -329,7 +330,7 @@ def _read_rasterio(source: Any, settings: ReadSettings, window: Any, out_shape: 
     memfile = MemoryFile(bytes(source)) if isinstance(source, (bytes, bytearray)) else None
     try:
         with (memfile.open() if memfile else rasterio.open(source)) as ds:
-            return read_dataset(ds, settings, window=window, out_shape=out_shape, where=where)
+            return read_dataset(ds, settings, window=window, out_shape=out_shape, where=where, max_side=max_side)
     except RasterioError as exc:
         raise ImageryError(f"{where}: not a readable raster ({exc})") from None
     finally:
@@ -338,7 +339,8 @@ def _read_rasterio(source: Any, settings: ReadSettings, window: Any, out_shape: 
 
 
 def read_dataset(ds: Any, settings: ReadSettings | None = None, *, window: Any = None,
-                 out_shape: tuple[int, int] | None = None, where: str | None = None) -> RasterData:
+                 out_shape: tuple[int, int] | None = None, where: str | None = None,
+                 max_side: int | None = None) -> RasterData:
     """:func:`read_array` on an open :class:`rasterio.io.DatasetReader` (e.g. one scene read tile by tile).
 
     Raises ``rasterio.errors.RasterioError`` when the pixels cannot be decoded (a damaged file) and
@@ -353,6 +355,11 @@ def read_dataset(ds: Any, settings: ReadSettings | None = None, *, window: Any =
     alpha = {k + 1 for k, c in enumerate(colours) if c == "alpha"}
     names = list(ds.descriptions or (None,) * ds.count)
     bands = _pick_bands(settings.bands, ds.count, names, colours, alpha, where)
+    if out_shape is None and max_side is not None:
+        h, w = (int(window.height), int(window.width)) if window is not None else (ds.height, ds.width)
+        if max(h, w) > max_side:
+            scale = max(h, w) / max_side
+            out_shape = (max(1, round(h / scale)), max(1, round(w / scale)))
     kwargs: dict[str, Any] = {"window": window}
     if out_shape is not None:
         kwargs["out_shape"] = (len(bands), *out_shape)
@@ -435,12 +442,13 @@ def _read_pil(source: Any, settings: ReadSettings, window: Any) -> RasterData:
 
 
 def read_array(source: str | Path | bytes, settings: ReadSettings | None = None, *, window: Any = None,
-               out_shape: tuple[int, int] | None = None) -> RasterData:
+               out_shape: tuple[int, int] | None = None, max_side: int | None = None) -> RasterData:
     """The selected bands of ``source`` as numbers, with the valid-pixel mask and the georeference.
 
     ``window`` is a :class:`rasterio.windows.Window` (anything with ``col_off``, ``row_off``, ``width``,
     ``height``): only those pixels are read. ``out_shape`` ``(h, w)`` (rasterio only) reads a
-    decimated copy (nearest neighbour), e.g. for scene statistics.
+    decimated copy (nearest neighbour), e.g. for scene statistics; ``max_side`` does so only when the
+    raster is larger than that (e.g. a thumbnail of a whole scene). PIL images are read whole.
     """
     settings = settings or ReadSettings()
     if isinstance(source, Path):
@@ -448,7 +456,7 @@ def read_array(source: str | Path | bytes, settings: ReadSettings | None = None,
     if not isinstance(source, (bytes, bytearray)) and not Path(source).is_file():
         raise ImageryError(f"image not found: {source}")
     if _uses_rasterio(source):
-        return _read_rasterio(source, settings, window, out_shape)
+        return _read_rasterio(source, settings, window, out_shape, max_side)
     if out_shape is not None:
         raise ImageryError(f"{_name(source)}: decimated reads (out_shape) need a raster read by rasterio")
     return _read_pil(source, settings, window)
@@ -528,17 +536,18 @@ def to_uint8(data: RasterData, limits: Sequence[tuple[float, float]] | None) -> 
 
 
 def read_image(source: str | Path | bytes, settings: ReadSettings | None = None, *, window: Any = None,
-               limits: Sequence[tuple[float, float]] | None = None) -> ReadResult:
+               limits: Sequence[tuple[float, float]] | None = None, max_side: int | None = None) -> ReadResult:
     """Read ``source`` (a file path or encoded bytes) as an RGB 8-bit PIL image with its metadata.
 
     ``settings`` picks the bands, stretch and nodata (module docstring); ``window`` reads a part;
-    ``limits`` (per selected band) replaces the stretch, e.g. a scene's shared limits. Raises
+    ``limits`` (per selected band) replaces the stretch, e.g. a scene's shared limits; ``max_side``
+    reads a raster larger than that decimated (see :func:`read_array`). Raises
     :class:`ImageryError` naming the file when it cannot be read as asked.
     """
     from PIL import Image
 
     settings = settings or ReadSettings()
-    data = read_array(source, settings, window=window)
+    data = read_array(source, settings, window=window, max_side=max_side)
     if limits is not None:
         if len(limits) != len(data.bands):
             raise ImageryError(f"{data.source}: {len(limits)} limits given for {len(data.bands)} bands")

@@ -52,7 +52,9 @@ Rows
 Two rows per annotated pair (image A, then image B), pairs in rank order, ``index`` 1..2n,
 ``pair_id = "pair-<rank:04d>"``, ``image`` the resolved file path (``str``), ``source`` the PAIRS
 ``image_a``/``image_b`` value, ``clip_similarity``, ``ssl_similarity`` and ``encoders`` (``None`` when
-the PAIRS table does not name its encoders).
+the PAIRS table does not name its encoders), and ``imagery`` (the image's place and decoding settings
+from the PAIRS ``geo_a``/``geo_b``/``read`` columns, :mod:`rsmmvp_tasks.imagery.provenance`; ``None``
+without them).
 
 Errors: :class:`AnnotationError` (an :class:`~rsmmvp_tasks.errors.InputError`, exit 2) for a file
 that is missing, unreadable, made for another table or keyed by rank only;
@@ -74,6 +76,7 @@ from typing import Any
 
 from rsmmvp_tasks.errors import DataViolationError, InputError
 from rsmmvp_tasks.fileio import restore_csv_cell, write_csv_safe
+from rsmmvp_tasks.imagery.provenance import row_provenance
 from rsmmvp_tasks.mining.pairs import PairsTable, file_sha256, read_pairs
 from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, normalize_pattern, option_letters
 from rsmmvp_tasks.values import text_or_empty
@@ -403,6 +406,7 @@ def _pair_rows(rec: dict[str, Any], ann: Annotation, answers: tuple[str, str, st
         "clip_similarity": float(rec["clip_similarity"]),
         "ssl_similarity": float(rec["ssl_similarity"]),
         "encoders": encoders,
+        "imagery": row_provenance(rec, side),  # place and decoding settings (rsmmvp_tasks.imagery.provenance)
     } for k, (side, answer) in enumerate((("a", answer_a), ("b", answer_b)))]
 
 

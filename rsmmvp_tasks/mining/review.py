@@ -20,7 +20,12 @@ Images are embedded as downscaled JPEG ``data:`` URIs by default (the page is on
 move or send), or linked by relative path (``embed_images=False``: small page, full resolution,
 but it must stay where the images can be reached). An image that cannot be read — missing,
 corrupt, or a decompression bomb (more pixels than PIL's ``Image.MAX_IMAGE_PIXELS`` allows) — is
-logged and shown as a message on its card; it does not stop the page.
+logged and shown as a message on its card; it does not stop the page. Images are decoded by
+:mod:`rsmmvp_tasks.imagery.read` (GeoTIFF, 16-bit and float data stretched) with the PAIRS ``read``
+settings when the table has them (the ``--bands``/``--stretch`` the images were embedded with).
+Where the PAIRS table carries places (``geo_a``/``geo_b`` from ``rsmmvp mine --tiles``), each image's
+centre latitude/longitude, CRS, scene and window are written under it
+(:func:`rsmmvp_tasks.imagery.provenance.caption`).
 
 The page's data is JSON inside a ``<script type="application/json">`` element. Any PAIRS value may
 hold ``</script>``, ``<!--`` or ``&``: :func:`script_json` writes ``<``, ``>`` and ``&`` as ``\u003c``,
@@ -46,6 +51,8 @@ from typing import Any
 
 from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.imagery.provenance import caption
+from rsmmvp_tasks.imagery.read import ReadSettings
 from rsmmvp_tasks.mining.annotations import write_annotation_template
 from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS, PairsTable, read_pairs
 from rsmmvp_tasks.schema import PATTERNS
@@ -61,25 +68,27 @@ LARGE_PAGE_MB = 100.0
 DATA_PLACEHOLDER = "__RSMMVP_DATA__"
 
 # PAIRS columns the page shows in their own places (others go to the card's score line).
-_KNOWN = frozenset(PAIRS_COLUMNS)
+_KNOWN = frozenset(PAIRS_COLUMNS) | {"geo_a", "geo_b", "read"}  # places are shown under each image
 #: characters written as JSON \u escapes inside the page's <script> element
 _SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def thumbnail_data_uri(path: str | Path, max_side: int = 384, quality: int = 85) -> str:
+def thumbnail_data_uri(path: str | Path, max_side: int = 384, quality: int = 85, settings: Any = None) -> str:
     """A JPEG ``data:`` URI of the image at ``path``, downscaled to fit ``max_side`` pixels.
 
-    Raises ``OSError`` (PIL's ``UnidentifiedImageError`` included) when the file cannot be read and
-    PIL's ``DecompressionBombError`` when it has more pixels than PIL allows.
+    Decoded by :func:`rsmmvp_tasks.imagery.read.read_image` (GeoTIFF, 16-bit and float data stretched;
+    ``settings``, a :class:`~rsmmvp_tasks.imagery.read.ReadSettings`, as the images were embedded).
+    Raises ``ValueError`` (:class:`~rsmmvp_tasks.imagery.read.ImageryError`) when the file cannot be read
+    and PIL's ``DecompressionBombError`` when it has more pixels than PIL allows.
     """
     from PIL import Image
 
-    with Image.open(path) as im:
-        im.draft("RGB", (max_side, max_side))  # fast JPEG downscale on decode
-        im = im.convert("RGB")
-        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        im.save(buf, format="JPEG", quality=quality, optimize=True)
+    from rsmmvp_tasks.imagery.read import read_image
+
+    im = read_image(path, settings, max_side=2 * max_side).image
+    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=quality, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -99,7 +108,8 @@ def _json_scalar(value: Any) -> Any:
     return None
 
 
-def _image_src(abs_path: str, out_dir: Path, embed: bool, max_side: int) -> tuple[str | None, str | None]:
+def _image_src(abs_path: str, out_dir: Path, embed: bool, max_side: int,
+               settings: Any = None) -> tuple[str | None, str | None]:
     """``(src, error)`` for one image: a data URI or a relative URL, or an error message."""
     if not Path(abs_path).is_file():
         return None, f"file not found: {abs_path}"
@@ -109,7 +119,7 @@ def _image_src(abs_path: str, out_dir: Path, embed: bool, max_side: int) -> tupl
     from PIL import Image
 
     try:
-        return thumbnail_data_uri(abs_path, max_side=max_side), None
+        return thumbnail_data_uri(abs_path, max_side=max_side, settings=settings), None
     except Image.DecompressionBombError as exc:
         return None, f"image too large to show safely ({exc})"
     except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError for some malformed headers
@@ -131,9 +141,11 @@ def page_data(pairs: PairsTable, out_dir: Path, *, embed_images: bool = True, li
             "gap": _json_scalar(rec.get("gap")),
             "extra": {k: v for k, v in ((k, _json_scalar(v)) for k, v in rec.items() if k not in _KNOWN) if v not in (None, "")},
         }
+        settings = ReadSettings.from_dict(json.loads(rec["read"])) if rec.get("read") else None
         for side in ("a", "b"):
-            src, err = _image_src(rec[f"path_{side}"], out_dir, embed_images, thumb_size)
+            src, err = _image_src(rec[f"path_{side}"], out_dir, embed_images, thumb_size, settings)
             item[f"src_{side}"], item[f"error_{side}"] = src, err
+            item[f"place_{side}"] = caption(rec.get(f"geo_{side}"))
             if err:
                 errors += 1
                 log.warning("pair rank %s, image %s: %s", rec["rank"], side.upper(), err)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -363,10 +364,12 @@ def join_caches(clip: Embeddings, ssl: Embeddings) -> tuple[list[str], list[str 
 
 
 def mine_caches(clip_cache: str | Path, ssl_cache: str | Path, params: MineParams | None = None, *,
-                progress: bool = True) -> tuple[Any, dict[str, Any]]:
+                progress: bool = True, pair_filter: Callable[[Candidates, list[str], list[str | None]], Candidates]
+                | None = None) -> tuple[Any, dict[str, Any]]:
     """Mine the PAIRS table from two caches: ``(DataFrame with PAIRS_COLUMNS, summary dict)``.
 
-    Raises the errors listed in the module docstring.
+    ``pair_filter(candidates, ids, paths)`` may drop candidates before the greedy choice (e.g. the place
+    rule of :mod:`~rsmmvp_tasks.mining.places`). Raises the errors listed in the module docstring.
     """
     import pandas as pd
 
@@ -385,7 +388,10 @@ def mine_caches(clip_cache: str | Path, ssl_cache: str | Path, params: MineParam
                     len(report.only_in_clip), report.only_in_clip[:3], len(report.only_in_ssl), report.only_in_ssl[:3],
                     report.joined)
     del clip.vectors, ssl.vectors
-    cands, chosen = mine_pairs(cv, sv, p, progress=progress)
+    cands = candidate_pairs(cv, sv, p, progress=progress)
+    if pair_filter is not None:
+        cands = pair_filter(cands, ids, paths)
+    chosen = select_pairs(cands, p.max_per_image)
     log.info("%d candidate pairs (clip >= %.3f, ssl < %.3f), %d near-duplicates excluded, %d pairs kept (<= %d per image)",
              len(cands), p.clip_min, p.ssl_max, cands.near_duplicates, len(chosen), p.max_per_image)
     rows = []
