@@ -110,7 +110,7 @@ def run_compare(args: argparse.Namespace) -> int:
           "(it is approximate when few pairs are discordant)")
     verdict = "significant" if c.significant else "not significant"
     print(f"{verdict} at {ALPHA:g}" + ("" if c.significant else
-                                       " (no evidence that the two models differ on these pairs)"))
+                                       " (these pairs do not show a difference beyond chance)"))
     for row in (a, b):
         for caveat in row["caveats"]:
             print(f"caveat: {row['label']}: {caveat}")
