@@ -91,6 +91,15 @@ def test_compare_outcomes_hand_case() -> None:
         compare_outcomes({"x": True}, {"y": True})
 
 
+def test_model_label_masks_secret_args() -> None:
+    from rsmmvp_tasks.sharing.runs import model_label
+
+    assert model_label("dummy", "response=A") == "dummy (response=A)"
+    assert model_label("dummy", "") == "dummy"
+    label = model_label("my_vlm", f"pretrained=org/m,token={TOKEN},max_new_tokens=8")
+    assert TOKEN not in label and label == "my_vlm (pretrained=org/m,token=***,max_new_tokens=8)"
+
+
 # ---- hand-made boards (no lmms-eval) --------------------------------------------------------
 
 

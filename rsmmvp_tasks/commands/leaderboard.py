@@ -75,10 +75,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from rsmmvp_tasks.sharing.board import collect
+    from rsmmvp_tasks.sharing.board import collect_board
     from rsmmvp_tasks.sharing.formatting import interval, pct
 
-    board = collect(args.sources, allow_partial=args.allow_partial, task=args.task, fingerprint=args.fingerprint)
+    board = collect_board(args.sources, allow_partial=args.allow_partial, task=args.task, fingerprint=args.fingerprint)
     for note in board.notes:
         print(f"note: {note}", file=sys.stderr)
     path = board.save(args.out)

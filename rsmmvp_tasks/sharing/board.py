@@ -2,7 +2,7 @@
 
 Collecting
 ----------
-:func:`collect` reads every rsmmvp task of every lmms-eval results file named by the sources (local
+:func:`collect_board` reads every rsmmvp task of every lmms-eval results file named by the sources (local
 files or folders, shell globs, or ``hf:ORG/NAME``: a hub dataset repo of results as
 ``--hf_hub_log_args`` writes them) and keeps, per run: the model (name and args), the task, the
 lmms-eval and rsmmvp versions, the dataset fingerprint, the date, the headline metrics with their
@@ -47,7 +47,7 @@ from rsmmvp_tasks.sharing.stats import ALPHA, Comparison, compare_outcomes, holm
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BOARD_FORMAT", "ROW_KEYS", "Board", "Refusal", "collect", "compare", "pairwise", "row_from_run",
+__all__ = ["BOARD_FORMAT", "ROW_KEYS", "Board", "Refusal", "collect_board", "compare", "pairwise", "row_from_run",
            "fetch_hub_results"]
 
 BOARD_FORMAT = "rsmmvp-leaderboard"
@@ -246,7 +246,7 @@ def _keep_newest(runs: list[Run]) -> tuple[list[Run], list[str], dict[int, list[
     return kept, notes, superseded
 
 
-def collect(sources: Sequence[str], *, allow_partial: bool = False, task: str | None = None,
+def collect_board(sources: Sequence[str], *, allow_partial: bool = False, task: str | None = None,
             fingerprint: str | None = None) -> Board:
     """Build a board from the runs named by ``sources`` (see the module docstring for the rules).
 

@@ -54,8 +54,6 @@ RESULTS_SUFFIX = "_results.json"
 #: the fields of our per-question record (written by ``rsmmvp_tasks.evaluation.task.process_results``)
 RECORD_KEYS = frozenset({"pair_id", "pred", "answer"})
 
-#: ``--model_args`` keys whose values are secrets: never shown in a label or written to a board
-_SECRET_ARG = re.compile(r"(token|secret|password|passwd|api[_-]?key|auth)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -168,17 +166,15 @@ def _natural_key(text: str) -> tuple[Any, ...]:
 
 
 def model_label(model: str, model_args: str) -> str:
-    """``"dummy (response=A)"``; values of secret-looking args (``token=...``) shown as ``***``."""
+    """``"dummy (response=A)"``; secret values (``token=...``, ``hf_...``) shown as ``***``."""
     args = _mask_secrets(model_args)
     return f"{model} ({args})" if args else model
 
 
 def _mask_secrets(model_args: str) -> str:
-    parts = []
-    for part in [p for p in str(model_args or "").split(",") if p.strip()]:
-        key, sep, _value = part.partition("=")
-        parts.append(f"{key}=***" if sep and _SECRET_ARG.search(key) else part.strip())
-    return ",".join(parts)
+    from rsmmvp_tasks.evaluation.hook import redact_secrets
+
+    return redact_secrets(str(model_args or "").strip())
 
 
 def _args_text(value: Any) -> str:
