@@ -9,6 +9,8 @@ The package is arranged by who uses it:
 - :mod:`rsmmvp_tasks.mining` — mining new CLIP-blind pairs: images, encoders, the embedding store,
   embedding, search, the PAIRS table, the review page, annotations;
 - :mod:`rsmmvp_tasks.human` — a human baseline: the answering page and the scoring of people's answers;
+- :mod:`rsmmvp_tasks.sharing` — sharing results: reading lmms-eval runs, reports, the leaderboard board,
+  its rendering and hub submission, and the paired significance tests;
 - at the root: the shared contract (:mod:`~rsmmvp_tasks.schema`), the error types
   (:mod:`~rsmmvp_tasks.errors`), where things are installed (:mod:`~rsmmvp_tasks.paths`) and the ``rsmmvp``
   command (:mod:`~rsmmvp_tasks.cli`).
@@ -57,6 +59,15 @@ _EXPORTS: dict[str, str] = {
     "redact_secrets": "rsmmvp_tasks.evaluation.hook",
     "JudgeConfig": "rsmmvp_tasks.evaluation.judge",
     "get_judge": "rsmmvp_tasks.evaluation.judge",
+    # sharing results: reports, boards, paired tests
+    "load_single_run": "rsmmvp_tasks.sharing.runs",
+    "write_report": "rsmmvp_tasks.sharing.report",
+    "Board": "rsmmvp_tasks.sharing.board",
+    "collect_board": "rsmmvp_tasks.sharing.board",
+    "render_board": "rsmmvp_tasks.sharing.render",
+    "compare_outcomes": "rsmmvp_tasks.sharing.stats",
+    "mcnemar_exact": "rsmmvp_tasks.sharing.stats",
+    "paired_bootstrap": "rsmmvp_tasks.sharing.stats",
     # human baseline
     "write_human_page": "rsmmvp_tasks.human.page",
     "score_annotators": "rsmmvp_tasks.human.scoring",
