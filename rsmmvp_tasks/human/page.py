@@ -26,7 +26,6 @@ different seeds (one per annotator, to vary the order) are scored together.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import random
@@ -131,7 +130,8 @@ def _image_uri(image: Any, index: int, max_side: int) -> str:
     path = image.get("path") if isinstance(image, dict) else None
     try:
         if raw:
-            return thumbnail_data_uri(io.BytesIO(raw), max_side=max_side)  # type: ignore[arg-type]  # PIL opens file objects
+            # encoded bytes: read_image (under thumbnail_data_uri) reads them as it reads a file
+            return thumbnail_data_uri(raw, max_side=max_side)  # type: ignore[arg-type]
         if path:
             return thumbnail_data_uri(path, max_side=max_side)
     except (OSError, ValueError) as exc:
