@@ -207,3 +207,35 @@ def test_read_settings_bytes_roundtrip_through_pil_buffer() -> None:
     Image.new("L", (4, 4), 7).save(buf, format="PNG")
     out = read_image(buf.getvalue())
     assert out.bands == (1,) and np.asarray(out.image).max() == 7
+
+
+# ---------------------------------------------------------------- provenance and build decoding
+
+
+def test_decode_rows_turns_16bit_rasters_into_the_png_the_encoders_saw(tmp_path: Path) -> None:
+    import json
+
+    from rsmmvp_tasks.imagery.provenance import caption, card_section, decode_rows, needs_decoding
+
+    scene = uint16_scene(tmp_path / "s.tif", h=64, w=64)
+    png = tmp_path / "p.png"
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(png)
+    rgb_tif = write_scene(tmp_path / "rgb.tif", np.zeros((3, 8, 8), np.uint8), photometric="RGB")
+    assert needs_decoding(scene) and not needs_decoding(png) and not needs_decoding(rgb_tif)
+    read = {"bands": [3, 2, 1], "stretch": "auto", "nodata": None}
+    rows = [{"index": 1, "image": str(scene), "imagery": json.dumps({"read": read})},
+            {"index": 2, "image": str(png), "imagery": None}]
+    out = decode_rows(rows)
+    assert out[1] == rows[1] and rows[0]["image"] == str(scene)  # input rows are not changed
+    decoded = Image.open(io.BytesIO(out[0]["image"]["bytes"]))
+    expected = read_image(scene, ReadSettings.from_dict(read)).image
+    assert out[0]["image"]["path"] == "s.png" and np.array_equal(np.asarray(decoded), np.asarray(expected))
+    info = json.loads(out[0]["imagery"])
+    assert info["read"] == read and info["decoded"]["dtype"] == "uint16" and info["decoded"]["bands"] == [3, 2, 1]
+    geo = {"lat": -25.5, "lon": -57.0, "crs": "EPSG:32721", "scene": "/x/scene.tif", "window": [64, 32, 64, 64],
+           "bounds": [1.0, 2.0, 3.0, 4.0]}
+    assert caption(json.dumps(geo)) == "lat -25.50000, lon -57.00000 · EPSG:32721 · scene.tif window c64 r32 64x64"
+    section = "\n".join(card_section([{"pair_id": "pair-0001", "index": 1, "imagery": json.dumps(geo)},
+                                      {"pair_id": "pair-0001", "index": 2, "imagery": None}]))
+    assert "## Places" in section and "1 of 2 images have a footprint" in section and "1.0, 2.0, 3.0, 4.0" in section
+    assert card_section([{"imagery": None}]) == []
