@@ -77,6 +77,9 @@ def test_every_question_is_asked_in_both_orders(mini: datasets.Dataset, expanded
         assert first["pair_size"] == 2  # questions per pair, counted before the expansion
     plain_rows = plain.process_docs(mini)
     assert {r["dataset_fingerprint"] for r in expanded} == set(plain_rows["dataset_fingerprint"])
+    # the full task's hook (hub data already in the contract is used as is, sorted by index)
+    hub = circular.process_hub_docs(mini.shuffle(seed=1)).remove_columns("image").to_list()
+    assert [(r["index"], r["answer"]) for r in hub] == [(r["index"], r["answer"]) for r in expanded]
 
 
 def test_three_options_rotate(mini: datasets.Dataset) -> None:
