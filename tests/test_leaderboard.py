@@ -358,7 +358,7 @@ def test_render_real_board(real_site: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.browser
-def test_page_in_chromium(real_site: Path, browser: Any, tmp_path: Path) -> None:
+def test_page_in_chromium(real_site: Path, browser: Any, tmp_path: Path) -> None:  # noqa: F811
     chromium = browser
     chromium.get((real_site / "index.html").resolve().as_uri())
     assert chromium.execute_script("return window.rsmmvpReady") is True

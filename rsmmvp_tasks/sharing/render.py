@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -71,10 +72,10 @@ def _heat_map_png(board: Board) -> bytes:
 
 def _markdown(board: Board, comparisons: list[dict[str, Any]], human: float | None) -> str:
     refs = (f"human {human:g}%, " if human is not None else "") + f"chance {CHANCE:g}%"
-    out = ["# RSMMVP leaderboard", "",
-           f"{len(board.rows)} model(s) on the dataset with fingerprint `{board.dataset_fingerprint or 'not recorded'}`; "
-           f"collected {board.created} by {board.made_by}. Pair accuracy counts a pair only when both of its "
-           f"questions are right ({refs}); intervals are 95% bootstrap intervals over pairs.", ""]
+    intro = (f"{len(board.rows)} model(s) on the dataset with fingerprint `{board.dataset_fingerprint or 'not recorded'}`; "
+             f"collected {board.created} by {board.made_by}. Pair accuracy counts a pair only when both of its "
+             f"questions are right ({refs}); intervals are 95% bootstrap intervals over pairs.")
+    out = ["# RSMMVP leaderboard", "", intro, ""]
     multi_task = len({r["task"] for r in board.rows}) > 1
     header = ["#", "model"] + (["task"] if multi_task else []) + [
         "pair accuracy", "95% interval", "question accuracy", "95% interval", "unreadable", "pairs", "date",
@@ -97,9 +98,10 @@ def _markdown(board: Board, comparisons: list[dict[str, Any]], human: float | No
     if not comparisons:
         out += ["Needs the per-pair outcomes (lmms-eval `--log_samples`) of at least two runs.", ""]
     else:
-        out += [f"Paired on the pairs both runs answered: McNemar's exact test on the pairs one model got right and "
-                f"the other wrong (p, and Holm-adjusted over the {len(comparisons)} comparisons), and the 95% paired-"
-                f"bootstrap interval of the difference. Significant: Holm p < {ALPHA:g}.", ""]
+        method = (f"Paired on the pairs both runs answered: McNemar's exact test on the pairs one model got right and "
+                  f"the other wrong (p, and Holm-adjusted over the {len(comparisons)} comparisons), and the 95% paired-"
+                  f"bootstrap interval of the difference. Significant: Holm p < {ALPHA:g}.")
+        out += [method, ""]
         rows = []
         for c in comparisons:
             a, b = board.rows[c["a"]], board.rows[c["b"]]
@@ -166,7 +168,7 @@ def _page(data: dict[str, Any]) -> str:
 
 def _json_safe(value: Any) -> Any:
     """NaN -> None throughout (JSON has no NaN; the page shows "-")."""
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
