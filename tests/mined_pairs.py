@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 CLIP_ID = "openai/clip-vit-large-patch14"
 SSL_ID = "facebook/dinov2-large"
 
 
-def make_pairs(root: Path, n: int = 3, *, fmt: str = "parquet", with_rank: bool = True) -> Path:
-    """Write ``root/img/<i>{a,b}.png`` and ``root/pairs.<fmt>`` with ``n`` pairs; return the table's path.
+def make_pairs(root: Path, n: int = 3, *, fmt: str = "parquet", with_rank: bool = True,
+               ranks: Sequence[int] | None = None, name: str = "pairs") -> Path:
+    """Write ``root/img/<i>{a,b}.png`` and ``root/<name>.<fmt>`` with ``n`` pairs; return the table's path.
 
     Image B of each pair has a red "building" that image A lacks. Image paths are stored relative
-    to ``root`` (the PAIRS table's folder), ranks are 1..n, scores differ per pair.
+    to ``root`` (the PAIRS table's folder), scores differ per pair. Pair ``i`` has rank ``i + 1``, or
+    ``ranks[i]`` (a re-mined table: same pairs, other ranks; rows are written in rank order).
     """
     import pandas as pd
     from PIL import Image, ImageDraw
@@ -38,10 +41,12 @@ def make_pairs(root: Path, n: int = 3, *, fmt: str = "parquet", with_rank: bool 
             "ssl_encoder": SSL_ID,
         }
         if with_rank:
-            row["rank"] = i + 1
+            row["rank"] = ranks[i] if ranks is not None else i + 1
         rows.append(row)
     frame = pd.DataFrame(rows)
-    path = root / f"pairs.{fmt}"
+    if with_rank:
+        frame = frame.sort_values("rank")
+    path = root / f"{name}.{fmt}"
     if fmt == "parquet":
         frame.to_parquet(path, index=False)
     else:

@@ -170,3 +170,88 @@ def test_pairs_written_by_rsmmvp_mine(tmp_path: Path) -> None:
         assert [r["source"] for r in rows] == ["id-a1", "id-b1"]
         assert [r["image"] for r in rows] == [frame["path_a"][0], frame["path_b"][0]]
         assert rows[0]["encoders"] == f"clip={CLIP_ID};ssl={SSL_ID}"
+
+
+# ---- issue 9 (hardening) ------------------------------------------------------------------------
+
+
+def fill_template(template: Path, out: Path, fills: dict[int, dict[str, str]], drop: tuple[str, ...] = ()) -> Path:
+    """A filled copy of ``template`` (rows keyed by pair_rank), as a spreadsheet user saves it, minus ``drop`` columns."""
+    with open(template, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row.update(fills.get(int(row["pair_rank"]), {}))
+        for col in drop:
+            row.pop(col)
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=[c for c in CSV_COLUMNS if c not in drop])
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+ANSWERED = {"question": "Is there a red building?", "option_a": "Yes", "option_b": "No", "answer_a": "B",
+            "answer_b": "A", "pattern": "presence"}
+
+
+def test_rank_only_annotations_do_not_move_to_another_pair(tmp_path: Path) -> None:
+    """Issue 9.8: a CSV keyed by rank only, applied to a re-mined table whose ranks changed, is refused
+    (it used to attach the question to whatever pair now has that rank)."""
+    from rsmmvp_tasks.mining.annotations import AnnotationError
+
+    first = make_pairs(tmp_path, n=3)
+    template = write_annotation_template(read_pairs(first), tmp_path / "template.csv")
+    rank_only = fill_template(template, tmp_path / "filled.csv", {1: ANSWERED}, drop=("image_a", "image_b"))
+    remined = make_pairs(tmp_path, n=3, ranks=[3, 1, 2], name="remined")  # pair 0 (was rank 1) is now rank 3
+    with pytest.raises(AnnotationError, match=r"name their pair by pair_rank only .*Fill in image_a and image_b"):
+        rows_from_annotations(remined, rank_only)
+    with pytest.raises(AnnotationError, match="pair_rank only"):  # also on the same table: a CSV carries no hash
+        rows_from_annotations(first, rank_only)
+    # JSON naming ranks only is accepted when its hash proves it was made for this very file ...
+    sha = read_pairs(first).sha256
+    entry = annotation(1)
+    del entry["image_a"], entry["image_b"]
+    rows = rows_from_annotations(first, write_json(tmp_path / "same.json", [entry], sha))
+    assert [r["source"] for r in rows] == ["img/0a.png", "img/0b.png"]
+    # ... and refused for the re-mined one
+    with pytest.raises(AnnotationError, match=r"was made for another PAIRS file"):
+        rows_from_annotations(remined, write_json(tmp_path / "other.json", [entry], sha))
+
+
+def test_annotations_follow_their_images_after_re_mining(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 9.8: annotations carry their pair's image ids (the page's export, the CSV template), and attach by
+    them: after re-mining, each question stays with its images, under the pair's new rank."""
+    first = make_pairs(tmp_path, n=3)
+    table = read_pairs(first)
+    template = write_annotation_template(table, tmp_path / "template.csv")
+    with open(template, newline="", encoding="utf-8-sig") as f:
+        assert [(r["image_a"], r["image_b"]) for r in csv.DictReader(f)] == [(r["image_a"], r["image_b"]) for r in table.records]
+    filled = fill_template(template, tmp_path / "filled.csv", {1: ANSWERED})
+    exported = write_json(tmp_path / "ann.json", [annotation(1), annotation(2, skip=True)], table.sha256)
+    remined = make_pairs(tmp_path, n=3, ranks=[3, 1, 2], name="remined")
+    for ann in (filled, exported):
+        with caplog.at_level(logging.WARNING):
+            rows = rows_from_annotations(remined, ann)
+        assert [(r["pair_id"], r["source"]) for r in rows] == [("pair-0003", "img/0a.png"), ("pair-0003", "img/0b.png")]
+        assert "now belongs to other images" in caplog.text
+
+
+def test_annotation_template_cannot_run_formulas(tmp_path: Path) -> None:
+    """Issue 9.18: an image named like a formula is text in annotations_template.csv, and reads back as its name."""
+    import pandas as pd
+
+    make_pairs(tmp_path, n=1)
+    evil = '=HYPERLINK("evil.example","open").png'  # a legal file name
+    (tmp_path / "img" / "0a.png").rename(tmp_path / evil)
+    pairs = tmp_path / "evil.parquet"
+    pd.DataFrame([{"image_a": evil, "image_b": "img/0b.png", "clip_similarity": 0.97, "ssl_similarity": -0.2,
+                   "rank": 1}]).to_parquet(pairs)
+    template = write_annotation_template(read_pairs(pairs), tmp_path / "template.csv")
+    raw = template.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, for Excel
+    with open(template, newline="", encoding="utf-8-sig") as f:
+        cells = [cell for row in csv.reader(f) for cell in row]
+    assert "'" + evil in cells and evil not in cells
+    assert "-0.2000" in cells  # numbers stay numbers
+    rows = rows_from_annotations(pairs, fill_template(template, tmp_path / "filled.csv", {1: ANSWERED}))
+    assert rows[0]["source"] == evil and Path(rows[0]["image"]) == (tmp_path / evil).resolve()

@@ -325,6 +325,7 @@ def test_real_tiles_if_present(clip_dir: Path, tmp_path: Path) -> None:
     assert len(read_cache(tmp_path / "c")) == stats.total
 
 
+@pytest.mark.e2e
 def test_two_processes_split_the_work(image_dir: Path, clip_dir: Path, tmp_path: Path) -> None:
     """``torchrun --nproc_per_node 2`` (what ``accelerate launch`` does on GPUs): rank shards, merged on read."""
     import subprocess
@@ -351,3 +352,202 @@ def test_distributed_is_off_without_world_size(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     rank, world, device, _ = embed_mod._distributed("cpu")
     assert (rank, world, device) == (0, 1, "cpu")
+
+
+# ---- issue 9 (hardening) and the error model ----------------------------------------------------
+
+
+def test_image_replaced_in_place_is_embedded_again(image_dir: Path, clip_dir: Path, tmp_path: Path) -> None:
+    """Issue 9.9: resuming re-embeds a file whose content changed; its new vector replaces the old one."""
+    import shutil
+
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    shutil.copytree(image_dir, root)
+    enc = load_encoder(str(clip_dir))
+    embed_images(root, enc, tmp_path / "c", workers=0, progress=False)
+    before = read_cache(tmp_path / "c")
+    target = root / "tile01.jpg"
+    old = target.stat()
+    Image.new("RGB", (52, 40), (250, 250, 0)).save(target)  # another picture under the same name
+    os.utime(target, ns=(old.st_atime_ns, old.st_mtime_ns + 10**9))  # a later mtime, whatever the clock granularity
+    stats = embed_images(root, enc, tmp_path / "c", workers=0, progress=False)
+    assert (stats.embedded, stats.changed, stats.skipped) == (1, 1, N_IMAGES - 1)
+    after = read_cache(tmp_path / "c")
+    assert sorted(after.ids) == sorted(before.ids)  # replaced, not duplicated
+    fresh = tmp_path / "fresh"
+    embed_images(root, enc, fresh, workers=0, progress=False)
+    ref = read_cache(fresh)
+    k_after, k_ref, k_before = (c.ids.index("tile01.jpg") for c in (after, ref, before))
+    np.testing.assert_allclose(after.vectors[k_after], ref.vectors[k_ref], atol=1e-6)
+    assert not np.allclose(after.vectors[k_after], before.vectors[k_before], atol=1e-3)
+    # unchanged content: nothing to do
+    assert embed_images(root, enc, tmp_path / "c", workers=0, progress=False).embedded == 0
+    # an image that became unreadable loses its stale vector
+    target.write_bytes(b"not an image any more")
+    os.utime(target, ns=(old.st_atime_ns, old.st_mtime_ns + 2 * 10**9))
+    stats = embed_images(root, enc, tmp_path / "c", workers=0, progress=False)
+    assert (stats.embedded, stats.failed) == (0, 1)
+    assert "tile01.jpg" not in read_cache(tmp_path / "c").ids
+
+
+def _tiny_cache(path: Path, n: int = 4, dim: int = 3) -> Path:
+    ids = [f"img{k}" for k in range(n)]
+    vectors = np.eye(max(n, dim))[:n, :dim] if n <= dim else np.tile(np.eye(dim), (n // dim + 1, 1))[:n]
+    CacheWriter(path, {"encoder": "m", "kind": "clip", "dim": dim, "dtype": "float32", "source": "s"}).write_shard(
+        ids, vectors, [f"/x/{i}.png" for i in ids])
+    return path
+
+
+def test_vectors_that_are_not_unit_length_are_refused(tmp_path: Path) -> None:
+    """Issue 9.10: a tampered (or foreign) cache is refused on load, naming the cache and an example id."""
+    cache = _tiny_cache(tmp_path / "c")
+    npy = next((cache / "shards").glob("emb-*.npy"))
+    np.save(npy, np.load(npy) * 3.0)  # cosines computed from these would be 9x too large
+    with pytest.raises(CacheError, match=r"emb-r00-000000\.npy: 4 of 4 vectors are not unit length \(e\.g\. 'img0' has norm 3"):
+        read_cache(cache)
+    writer = CacheWriter(tmp_path / "w", {"encoder": "m", "kind": "clip", "dim": 3, "dtype": "float32", "source": "s"})
+    with pytest.raises(CacheError, match="not unit length"):
+        writer.write_shard(["a"], np.array([[0.5, 0.5, 0.0]]))
+
+
+def test_damaged_caches_are_reported_with_their_file(tmp_path: Path) -> None:
+    """Issue 9.17: an ids file cut short names that file; a manifest without ``dim`` is a CacheError, not a KeyError."""
+    import shutil
+
+    cache = _tiny_cache(tmp_path / "cut")
+    ids_file = next((cache / "shards").glob("ids-*.json"))
+    ids_file.write_text(ids_file.read_text()[:15])
+    with pytest.raises(CacheError, match=r"ids-r00-000000\.json: unreadable shard index, cut short"):
+        read_cache(cache)
+    with pytest.raises(CacheError, match=r"ids-r00-000000\.json"):  # resuming into it says the same
+        CacheWriter(cache, json.loads((cache / "manifest.json").read_text()))
+    nodim = _tiny_cache(tmp_path / "nodim")
+    manifest = json.loads((nodim / "manifest.json").read_text())
+    del manifest["dim"]
+    (nodim / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CacheError, match=r"manifest\.json: the manifest lacks \['dim'\]"):
+        read_cache(nodim)
+    (nodim / "manifest.json").write_text("{")
+    with pytest.raises(CacheError, match="unreadable manifest"):
+        read_cache(nodim)
+    shutil.rmtree(nodim / "shards")
+    with pytest.raises(CacheError, match="unreadable manifest"):
+        read_cache(nodim)
+
+
+def test_a_second_writer_is_refused_and_told_who_holds_the_cache(image_dir: Path, clip_dir: Path, tmp_path: Path) -> None:
+    """Issue 9.13: while a run holds the cache (here: this test process), an `rsmmvp embed` process into it
+    exits 2 naming the holder's pid and host, and writes nothing."""
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import offline_env
+
+    from rsmmvp_tasks.mining.lock import cache_lock
+
+    cmd = [sys.executable, "-m", "rsmmvp_tasks.cli", "embed", str(image_dir), "--encoder", str(clip_dir),
+           "--out", str(tmp_path / "c"), "--workers", "0", "--no-progress"]
+    env = offline_env(tmp_path / "hf", OMP_NUM_THREADS="1")
+    with cache_lock(tmp_path / "c"):
+        proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert f"pid {os.getpid()} on host {socket.gethostname()}" in proc.stderr
+    assert "being written by another `rsmmvp embed`" in proc.stderr
+    assert not list((tmp_path / "c").glob("shards/*"))
+    # the lock is released with the holder: the same command now runs
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(read_cache(tmp_path / "c")) == N_IMAGES
+
+
+@pytest.mark.e2e
+def test_two_embed_runs_at_once_leave_a_consistent_cache(clip_dir: Path, tmp_path: Path) -> None:
+    """Issue 9.13 as users hit it: two `rsmmvp embed` processes started together into one cache (shard sizes
+    differ, so unlocked writers would clobber each other's shards). Either the second is refused (exit 2,
+    holder named) or it starts after the first and finds everything done; never duplicate or lost ids."""
+    import subprocess
+    import sys
+
+    from conftest import offline_env
+    from PIL import Image
+
+    images = tmp_path / "imgs"  # enough images for the two runs to overlap
+    images.mkdir()
+    for i in range(150):
+        Image.new("RGB", (40 + i % 50, 40), (i, 100, 200 - i)).save(images / f"{i:03d}.png")
+
+    def cmd(shard_size: int) -> list[str]:
+        return [sys.executable, "-m", "rsmmvp_tasks.cli", "embed", str(images), "--encoder", str(clip_dir),
+                "--out", str(tmp_path / "c"), "--workers", "0", "--batch-size", "1", "--shard-size", str(shard_size),
+                "--no-progress"]
+
+    env = offline_env(tmp_path / "hf", OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen(cmd(size), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for size in (3, 5)]
+    results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+    for code, err in results:
+        assert code in (0, 2), err[-3000:]
+        if code == 2:
+            assert "being written by another `rsmmvp embed` (pid" in err and "Traceback" not in err
+    cache = read_cache(tmp_path / "c")  # refuses ids stored twice by one generation
+    assert sorted(cache.ids) == sorted(list_images(images).ids)
+
+
+def test_hub_names_not_loadable_offline_are_explained(image_dir: Path, clip_dir: Path, tmp_path: Path) -> None:
+    """Issue 8.3 / 9.17: a dataset or a model named by hub id, not in the local cache, offline: one line, exit 2.
+
+    In a fresh process, as a user runs it: huggingface_hub reads offline mode when it is imported.
+    """
+    import subprocess
+    import sys
+
+    from conftest import offline_env
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "rsmmvp_tasks.cli", "embed", *args, "--out", str(tmp_path / "c"),
+                               "--workers", "0", "--no-progress"], env=offline_env(tmp_path / "hf"), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        return proc.stderr
+
+    err = run("hf:nobody/nothing", "--encoder", str(clip_dir))
+    assert "hf:nobody/nothing: cannot load 'nobody/nothing'" in err and "not in the local Hugging Face cache" in err
+    assert "offline mode is on" in err and "local folder" in err
+    err = run(str(image_dir), "--encoder", "openai/clip-vit-large-patch14")
+    assert "--encoder openai/clip-vit-large-patch14: cannot load" in err and "offline mode is on" in err
+    assert "pass a local folder" in err
+
+
+def test_embed_user_errors_are_one_line_and_exit_2(image_dir: Path, clip_dir: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 8.3 / 9.17: unknown encoders and kinds, a missing GPU, bad sizes."""
+    import torch
+
+    from rsmmvp_tasks.cli import main
+
+    def run(*args: str) -> tuple[int, str]:
+        code = main(["embed", *args, "--out", str(tmp_path / "c"), "--workers", "0", "--no-progress"])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        return code, err
+
+    code, err = run(str(image_dir), "--encoder", str(tmp_path))  # a folder, but no model in it
+    assert code == 2 and "not a saved transformers model" in err
+    code, err = run(str(image_dir), "--encoder", str(tmp_path / "absent" / "model"))
+    assert code == 2 and "no such folder" in err
+    code, err = run(str(image_dir), "--encoder", str(clip_dir), "--kind", "nope")
+    assert code == 2 and "unknown encoder kind 'nope'" in err
+    if not torch.cuda.is_available():
+        code, err = run(str(image_dir), "--encoder", str(clip_dir), "--device", "cuda")
+        assert code == 2 and "--device cuda: CUDA is not available here" in err and "available: cpu" in err
+    code, err = run(str(image_dir), "--encoder", str(clip_dir), "--device", "gpu0")
+    assert code == 2 and "'gpu0' is not a torch device" in err
+    assert not list((tmp_path / "c").glob("shards/*"))
+    for bad in (["--batch-size", "0"], ["--shard-size", "-1"], ["--workers", "-2"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["embed", str(image_dir), "--encoder", str(clip_dir), "--out", str(tmp_path / "c"), *bad])
+        assert exit_.value.code == 2 and bad[0] in capsys.readouterr().err

@@ -182,3 +182,106 @@ def test_faiss_backend_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     _ids, clip, ssl, _ = planted()
     with pytest.raises(UsageError, match="pip install faiss-cpu"):
         mine_pairs(clip, ssl, MineParams(backend="faiss"))
+
+
+# ---- issue 9 (hardening) and the error model ----------------------------------------------------
+
+
+def test_swapped_caches_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 8.3: each manifest records its kind; --clip and --ssl given the other way round is refused."""
+    from rsmmvp_tasks.cli import main
+    from rsmmvp_tasks.mining.store import ManifestMismatchError
+
+    ids, clip, ssl, _ = planted()
+    write_cache(tmp_path / "clip", ids, clip, "clip")
+    write_cache(tmp_path / "ssl", ids, ssl, "ssl")
+    with pytest.raises(ManifestMismatchError, match="the caches are swapped"):
+        mine_caches(tmp_path / "ssl", tmp_path / "clip", progress=False)
+    code = main(["mine", "--clip", str(tmp_path / "ssl"), "--ssl", str(tmp_path / "clip"), "--out", str(tmp_path / "p"),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"pass --clip {tmp_path / 'clip'} --ssl {tmp_path / 'ssl'}" in err
+    # one cache of the wrong kind, the other right: also refused
+    write_cache(tmp_path / "ssl2", ids, ssl, "ssl")
+    with pytest.raises(ManifestMismatchError, match="--clip needs a cache embedded with a CLIP model"):
+        mine_caches(tmp_path / "ssl2", tmp_path / "ssl", progress=False)
+    assert not (tmp_path / "p.parquet").exists()
+
+
+@pytest.mark.parametrize("bad", [["--dup-threshold", "-5"], ["--clip-min", "95"], ["--ssl-max", "nan"],
+                                 ["--max-per-image", "0"], ["--block", "-1"], ["--max-candidates", "0"]])
+def test_out_of_range_options_are_usage_errors(tmp_path: Path, bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9.17: every numeric option of `rsmmvp mine` is range-checked (argparse: exit 2, the option named)."""
+    from rsmmvp_tasks.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["mine", "--clip", "c", "--ssl", "s", "--out", str(tmp_path / "p"), *bad])
+    assert exit_.value.code == 2 and bad[0] in capsys.readouterr().err
+
+
+def test_mine_params_are_checked_in_the_library_too() -> None:
+    _ids, clip, ssl, _ = planted()
+    for params, option in ((MineParams(dup_threshold=-5), "--dup-threshold"), (MineParams(clip_min=95.0), "--clip-min"),
+                           (MineParams(ssl_max=float("nan")), "--ssl-max"), (MineParams(block=0), "--block"),
+                           (MineParams(device="gpu0"), "gpu0")):
+        with pytest.raises(UsageError, match=option):
+            mine_pairs(clip, ssl, params)
+
+
+def test_a_device_that_is_not_there_is_said_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 8.3: `rsmmvp mine --device cuda` on a CPU-only machine: a usage error naming what is available."""
+    import torch
+
+    from rsmmvp_tasks.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    ids, clip, ssl, _ = planted()
+    write_cache(tmp_path / "clip", ids, clip, "clip")
+    write_cache(tmp_path / "ssl", ids, ssl, "ssl")
+    code = main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "ssl"), "--out", str(tmp_path / "p"),
+                 "--device", "cuda", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "--device cuda: CUDA is not available here" in err and "available: cpu" in err
+
+
+def test_a_cache_that_is_not_unit_length_is_refused_by_mine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9.10: a cache scaled by hand would give cosines far above 1 (clip similarity 98.5): refused, named."""
+    from rsmmvp_tasks.cli import main
+
+    ids, clip, ssl, _ = planted()
+    write_cache(tmp_path / "clip", ids, clip, "clip")
+    write_cache(tmp_path / "ssl", ids, ssl, "ssl")
+    for npy in (tmp_path / "clip" / "shards").glob("emb-*.npy"):
+        np.save(npy, np.load(npy) * 10)
+    code = main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "ssl"), "--out", str(tmp_path / "p"),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "not unit length" in err and str(tmp_path / "clip") in err
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_pairs_csv_cannot_run_formulas(tmp_path: Path) -> None:
+    """Issue 9.18: an image named like a spreadsheet formula lands in PAIRS.csv as text; reading it back restores it."""
+    import csv
+
+    from rsmmvp_tasks.mining.pairs import read_pairs
+
+    ids, clip, ssl, _ = planted()
+    evil = '=HYPERLINK("http://example.invalid","open").png'
+    ids = [evil if k == 100 else ("+cmd|' /C calc'!A0" if k == 101 else i) for k, i in enumerate(ids)]
+    write_cache(tmp_path / "clip", ids, clip, "clip")
+    write_cache(tmp_path / "ssl", ids, ssl, "ssl")
+    frame, summary = mine_caches(tmp_path / "clip", tmp_path / "ssl", progress=False)
+    assert frame.iloc[0].image_a == evil  # the hub pair (100, 101) has the largest gap
+    from rsmmvp_tasks.mining.pairs import write_pairs
+
+    parquet, as_csv, _ = write_pairs(frame, summary, tmp_path / "PAIRS")
+    with open(as_csv, newline="", encoding="utf-8") as f:
+        cells = [cell for row in csv.reader(f) for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "@")) or (c.startswith("-") and not c[1:2].isdigit())]
+    assert "'" + evil in cells
+    assert [r["image_a"] for r in read_pairs(as_csv).records] == [r["image_a"] for r in read_pairs(parquet).records]
+    assert read_pairs(as_csv).records[0]["image_b"] == "+cmd|' /C calc'!A0"

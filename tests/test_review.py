@@ -77,6 +77,75 @@ def test_link_images_and_unreadable_image(tmp_path: Path, caplog: pytest.LogCapt
         write_review_page(pairs, out, limit=0)
 
 
+MARKUP = '<!-- </script><script>window.pwned = 1</script> & "q" \u2028 \\ end'
+
+
+def pairs_with_markup(root: Path) -> Path:
+    """A PAIRS table whose extra column and image ids hold what breaks a naive <script> JSON payload."""
+    import pandas as pd
+
+    pairs = make_pairs(root, n=2)
+    frame = pd.read_parquet(pairs)
+    frame["note"] = [MARKUP, "<b>bold</b> & <!--"]
+    frame.to_parquet(pairs)
+    return pairs
+
+
+def test_markup_in_pairs_values_keeps_the_page_data_intact(tmp_path: Path) -> None:
+    """Issue 9.15: `<!--`, `</script>`, `&` in any PAIRS value are escaped so the JSON reads back exactly."""
+    page = write_review_page(pairs_with_markup(tmp_path), tmp_path / "review")
+    html = page.read_text(encoding="utf-8")
+    start = html.index('<script id="rsmmvp-data" type="application/json">')
+    payload = html[start:html.index("</script>", start)]
+    assert "<!--" not in payload and "</" not in payload.split(">", 1)[1]
+    data = page_json(page)
+    assert data["pairs"][0]["extra"]["note"] == MARKUP
+    assert data["pairs"][1]["extra"]["note"] == "<b>bold</b> & <!--"
+
+
+def png_bomb(path: Path, side: int = 100_000) -> Path:
+    """A tiny PNG whose header claims ``side`` x ``side`` pixels (far above PIL's decompression-bomb limit)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_gets_a_message_on_its_card(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 9.15: an image with more pixels than PIL allows does not crash `rsmmvp review`."""
+    pairs = make_pairs(tmp_path, n=2)
+    png_bomb(tmp_path / "img" / "1b.png")
+    with caplog.at_level(logging.WARNING):
+        assert main(["review", str(pairs), "--out", str(tmp_path / "review")]) == 0
+    bad = page_json(tmp_path / "review" / "index.html")["pairs"][1]
+    assert bad["src_b"] is None and "too large to show safely" in bad["error_b"]
+    assert bad["src_a"].startswith("data:image/jpeg")
+    assert "pair rank 2, image B: image too large" in caplog.text
+
+
+def test_review_user_errors_exit_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 8.3: `rsmmvp review /nonexistent.parquet`, a table that is not PAIRS, a bad --limit."""
+    code = main(["review", str(tmp_path / "nonexistent.parquet"), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "PAIRS table not found" in err and "nonexistent.parquet" in err
+    (tmp_path / "questions.csv").write_text("index,question\n1,Is it?\n")
+    code = main(["review", str(tmp_path / "questions.csv"), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a PAIRS table, missing column(s)" in err
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    code = main(["review", str(tmp_path / "broken.parquet"), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot be read as a PAIRS table" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["review", str(tmp_path / "x.parquet"), "--out", str(tmp_path / "r"), "--limit", "0"])
+    assert exit_.value.code == 2 and "--limit" in capsys.readouterr().err
+
+
 # ---- in the browser -------------------------------------------------------------------------
 
 
@@ -132,6 +201,7 @@ def choose_pattern(driver: Any, rank: int, visible_text_start: str) -> None:
     select.select_by_visible_text(next(o.text for o in select.options if o.text.startswith(visible_text_start)))
 
 
+@pytest.mark.browser
 def test_annotate_in_browser_then_build_a_valid_dataset(browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.keys import Keys
 
@@ -208,6 +278,7 @@ def test_annotate_in_browser_then_build_a_valid_dataset(browser: Any, tmp_path: 
     assert report.ok, report
 
 
+@pytest.mark.browser
 def test_import_continues_previous_work(browser: Any, tmp_path: Path) -> None:
     pairs = make_pairs(tmp_path, n=2)
     page = write_review_page(pairs, tmp_path / "review")
@@ -233,6 +304,7 @@ def test_import_continues_previous_work(browser: Any, tmp_path: Path) -> None:
     assert field(browser, 1, "skip").is_selected()
 
 
+@pytest.mark.browser
 def test_images_show_embedded_and_linked(browser: Any, tmp_path: Path) -> None:
     pairs = make_pairs(tmp_path, n=2)
     (tmp_path / "img/1b.png").write_bytes(b"not an image")
@@ -249,3 +321,14 @@ def test_images_show_embedded_and_linked(browser: Any, tmp_path: Path) -> None:
         missing = card(browser, 2).find_elements("css selector", ".missing")
         if embed:  # the unreadable image is reported on its card; linked, the browser shows it broken
             assert len(missing) == 1 and "unreadable image" in missing[0].text
+
+
+@pytest.mark.browser
+def test_page_with_markup_in_its_data_runs(browser: Any, tmp_path: Path) -> None:
+    """Issue 9.15 in the browser: the page is not blank, no script from the data runs, the text shows as text."""
+    page = write_review_page(pairs_with_markup(tmp_path), tmp_path / "review")
+    open_page(browser, page)
+    assert not browser.get_log("browser")
+    assert browser.execute_script("return window.pwned === undefined") is True
+    assert len(browser.find_elements("css selector", "section.pair")) == 2
+    assert "<b>bold</b>" in card(browser, 2).text

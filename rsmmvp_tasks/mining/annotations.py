@@ -217,11 +217,11 @@ def _csv_text(path: Path) -> str:
 
 def _read_csv(path: Path) -> list[Annotation]:
     text = _csv_text(path)
-    try:  # spreadsheets in some locales save with ";" (or tabs)
-        dialect: Any = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+    try:  # spreadsheets in some locales save with ";" (or tabs); quoting stays the excel one ("" inside quotes)
+        delimiter = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+        delimiter = ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=csv.excel, delimiter=delimiter)
     header = reader.fieldnames or []
     need = [c for c in ("question", "answer_a", "answer_b", "pattern") if c not in header]
     if need or not ({"pair_rank"} <= set(header) or {"image_a", "image_b"} <= set(header)):

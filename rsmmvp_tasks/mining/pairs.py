@@ -156,7 +156,7 @@ def _read_frame(path: Path) -> Any:
     except (OSError, ValueError, UnicodeDecodeError) as exc:  # pyarrow's errors are OSError / ValueError subclasses
         raise PairsError(f"{path}: cannot be read as a PAIRS table ({type(exc).__name__}: {exc})") from None
     for col in frame.columns:
-        if frame[col].dtype == object:
+        if not pd.api.types.is_numeric_dtype(frame[col]):  # object or (pandas >= 3) str columns
             frame[col] = frame[col].map(restore_csv_cell)
     return frame
 
