@@ -87,10 +87,10 @@ def test_stats_png_and_json_hold_the_brute_force_counts(tmp_path: Path) -> None:
 
     clip, ssl = _vectors(seed=5)
     params = MineParams(clip_min=0.9, ssl_max=0.6, dup_threshold=0.9)
-    from rsmmvp_tasks.mining.stats import _stats_thresholds
+    from rsmmvp_tasks.mining.stats import grid_values, stats_thresholds
 
-    clips, ssls = _stats_thresholds(0.9, 0.6, 0.9, 0.75)
-    hist = histogram_pairs(clip, ssl, 0.75, {"clip": clips, "ssl": ssls + [0.9]})
+    clips, ssls = grid_values(0.9, (-0.04, -0.02, 0.0, 0.02), 0.75, 1.0), [0.4, 0.5, 0.6, 0.7, 0.8]
+    hist = histogram_pairs(clip, ssl, 0.75, stats_thresholds(0.9, 0.6, 0.9, 0.75))
     hist.thresholds = {"clip_min": params.clip_min, "ssl_max": params.ssl_max, "dup_threshold": params.dup_threshold}
     png, js = write_stats(hist, tmp_path / "pairs")
     assert png.name == "pairs_stats.png" and js.name == "pairs_stats.json"
@@ -105,7 +105,8 @@ def test_stats_png_and_json_hold_the_brute_force_counts(tmp_path: Path) -> None:
     assert "clip_min \\ ssl_max" in table and "0.9 <" in table
     assert "*" not in table.splitlines()[1]  # no --ssl-max column is above --dup-threshold here
     hist.thresholds["ssl_max"] = 0.8
-    hist2 = histogram_pairs(clip, ssl, 0.75, {"clip": clips, "ssl": _stats_thresholds(0.9, 0.8, 0.9, 0.75)[1] + [0.9]})
+    assert f"--ssl-max 0.95 --dup-threshold 0.95: {_brute(clip, ssl, 0.9, 0.95, 0.95)[0]} candidates" in table
+    hist2 = histogram_pairs(clip, ssl, 0.75, stats_thresholds(0.9, 0.8, 0.9, 0.75))
     hist2.thresholds = {"clip_min": 0.9, "ssl_max": 0.8, "dup_threshold": 0.9}
     assert "1*" in format_grid(hist2).splitlines()[1]  # ssl_max 1.0 > dup 0.9: marked
 

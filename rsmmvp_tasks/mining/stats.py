@@ -41,9 +41,11 @@ __all__ = [
     "ThresholdCounts",
     "explain_exclusions",
     "format_grid",
+    "dup_options",
     "grid_values",
     "histogram_pairs",
     "similarity_stats",
+    "stats_thresholds",
     "write_stats",
 ]
 
@@ -180,10 +182,19 @@ def histogram_pairs(clip: Any, ssl: Any, clip_floor: float, thresholds: dict[str
     return SimilarityHistogram(clip_edges, ssl_edges, counts.view(nc, ns).cpu().numpy(), floor, n)
 
 
-def _stats_thresholds(clip_min: float, ssl_max: float, dup: float, floor: float) -> tuple[list[float], list[float]]:
-    clips = grid_values(clip_min, _CLIP_OFFSETS, floor, 1.0)
-    ssls = grid_values(ssl_max, _SSL_OFFSETS, -1.0, 1.0)
-    return clips, ssls
+def _grid_axes(clip_min: float, ssl_max: float, floor: float) -> tuple[list[float], list[float]]:
+    return grid_values(clip_min, _CLIP_OFFSETS, floor, 1.0), grid_values(ssl_max, _SSL_OFFSETS, -1.0, 1.0)
+
+
+def dup_options(dup: float) -> list[float]:
+    """Higher near-duplicate thresholds the stats show (``--ssl-max`` and ``--dup-threshold`` raised together)."""
+    return sorted({v for v in (round(dup + 0.05, 4), 0.99) if dup < v <= 1.0})
+
+
+def stats_thresholds(clip_min: float, ssl_max: float, dup: float, floor: float) -> dict[str, list[float]]:
+    """Every threshold the stats report counts for (to be made bin edges): ``{"clip": [...], "ssl": [...]}``."""
+    clips, ssls = _grid_axes(clip_min, ssl_max, floor)
+    return {"clip": clips, "ssl": sorted(set(ssls + [dup] + dup_options(dup)))}
 
 
 def similarity_stats(clip_cache: str | Path, ssl_cache: str | Path, params: Any, *, clip_floor: float | None = None,
@@ -200,8 +211,7 @@ def similarity_stats(clip_cache: str | Path, ssl_cache: str | Path, params: Any,
     clip, ssl = read_cache(clip_cache), read_cache(ssl_cache)
     check_kinds(clip, ssl)
     _ids, _paths, cv, sv, _report = join_caches(clip, ssl)
-    clips, ssls = _stats_thresholds(params.clip_min, params.ssl_max, params.dup_threshold, floor)
-    hist = histogram_pairs(cv, sv, floor, {"clip": clips, "ssl": ssls + [params.dup_threshold]},
+    hist = histogram_pairs(cv, sv, floor, stats_thresholds(params.clip_min, params.ssl_max, params.dup_threshold, floor),
                            block=params.block, device=params.device, progress=progress)
     hist.thresholds = {"clip_min": params.clip_min, "ssl_max": params.ssl_max, "dup_threshold": params.dup_threshold}
     return hist
@@ -209,7 +219,7 @@ def similarity_stats(clip_cache: str | Path, ssl_cache: str | Path, params: Any,
 
 def _grid(hist: SimilarityHistogram) -> tuple[list[float], list[float], list[list[ThresholdCounts]]]:
     t = hist.thresholds
-    clips, ssls = _stats_thresholds(t["clip_min"], t["ssl_max"], t["dup_threshold"], hist.clip_floor)
+    clips, ssls = _grid_axes(t["clip_min"], t["ssl_max"], hist.clip_floor)
     return clips, ssls, [[hist.counts_for(c, s, t["dup_threshold"]) for s in ssls] for c in clips]
 
 
@@ -228,7 +238,15 @@ def format_grid(hist: SimilarityHistogram) -> str:
     now = hist.counts_for(t["clip_min"], t["ssl_max"], t["dup_threshold"])
     lines.append(f"at --clip-min {t['clip_min']:g}: {now.near_duplicates} near-duplicate pairs (SSL >= "
                  f"{t['dup_threshold']:g}), {hist.counted} pairs with CLIP >= {hist.clip_floor:g} of {hist.total_pairs}")
+    lines += _dup_lines(hist)
     return "\n".join(lines)
+
+
+def _dup_lines(hist: SimilarityHistogram) -> list[str]:
+    """Candidates with ``--ssl-max`` and ``--dup-threshold`` both raised, at the current ``--clip-min``."""
+    t = hist.thresholds
+    return [f"--ssl-max {d:g} --dup-threshold {d:g}: {hist.counts_for(t['clip_min'], d, d).candidates} candidates"
+            for d in dup_options(t["dup_threshold"])]
 
 
 def explain_exclusions(summary: dict[str, Any]) -> str | None:
@@ -284,7 +302,8 @@ def write_stats(hist: SimilarityHistogram, out_stem: str | Path) -> list[Path]:
     now = hist.counts_for(t["clip_min"], t["ssl_max"], t["dup_threshold"])
 
     merged, ce, se = _display(hist)
-    fig, ax = plt.subplots(figsize=(8, 6), dpi=110)
+    fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
+    fig.subplots_adjust(bottom=0.34, top=0.94)
     nz_cols = np.flatnonzero(merged.sum(0))
     if merged.sum():
         lo, hi = se[max(0, nz_cols[0] - 2)], se[min(len(se) - 1, nz_cols[-1] + 3)]
@@ -303,17 +322,17 @@ def write_stats(hist: SimilarityHistogram, out_stem: str | Path) -> list[Path]:
     ax.set_ylabel("CLIP cosine similarity")
     ax.set_title(f"{hist.counted} of {hist.total_pairs} pairs with CLIP >= {hist.clip_floor:g}; "
                  f"{now.candidates} candidates now")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.55, -0.1), fontsize=8)
     k_clip, k_ssl = clips.index(t["clip_min"]), ssls.index(t["ssl_max"])
     changes = [f"now: {now.candidates} candidates, {now.near_duplicates} near-dups"]
     changes += [f"--clip-min {c:g}: {cells[r][k_ssl].candidates}" for r, c in enumerate(clips) if c != t["clip_min"]]
     changes += [f"--ssl-max {s:g}: {cells[k_clip][k].candidates}" for k, s in enumerate(ssls) if s != t["ssl_max"]]
-    ax.text(0.99, 0.01, "\n".join(changes), transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
-            family="monospace", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "grey"})
+    changes += _dup_lines(hist)
+    fig.text(0.01, 0.01, "candidates if one threshold changes:\n" + "\n".join(changes), ha="left", va="bottom",
+             fontsize=8, family="monospace", bbox={"facecolor": "white", "edgecolor": "grey"})
     import io
 
     buf = io.BytesIO()
-    fig.tight_layout()
     fig.savefig(buf, format="png")
     plt.close(fig)
     atomic_write_bytes(png, buf.getvalue())
