@@ -158,6 +158,15 @@ def test_records_carry_the_variant_and_details_read_back(expanded: list[dict[str
         circular.aggregate_question_accuracy([plain.process_results(expanded[0], ["A"])["question_accuracy"]])
 
 
+def test_question_records_collapse_a_circular_samples_file_only(expanded: list[dict[str, Any]]) -> None:
+    lines = [{**circular.process_results(r, ["A"])["question_accuracy"], "reply": "A"} for r in expanded]
+    questions = circular.question_records(lines)
+    assert len(questions) == 18 and all(q["reply"] == "[order 0] A\n[order 1] A" for q in questions)
+    assert sum(q["correct"] for q in questions) == 0
+    plain_lines = [plain.process_results(r, ["A"])["question_accuracy"] for r in expanded[::2]]
+    assert circular.question_records(plain_lines) == plain_lines  # any other run: unchanged
+
+
 # ---- the YAMLs ------------------------------------------------------------------------------
 
 
@@ -205,6 +214,12 @@ def test_lmms_eval_dummy_always_a_scores_zero(tmp_path: Path) -> None:
     records = _records(run.samples["rsmmvp_mini_circular"])
     assert len(records) == 36 and {r["variant"] for r in records} == {0, 1}
     assert "position_bias_rate" in run.output  # a row of the printed table
+    # the leaderboard reads the run with its samples: per pair outcomes over the 9 pairs, all wrong
+    from rsmmvp_tasks.sharing.runs import load_run
+
+    loaded = load_run(next((tmp_path / "out").rglob("*_results.json")), "rsmmvp_mini_circular")
+    assert loaded.outcomes() is not None and len(loaded.outcomes()) == 9 and not any(loaded.outcomes().values())
+    assert all("[order 1] A" in q["reply"] for p in loaded.pairs.values() for q in p.questions)
 
 
 @pytest.mark.e2e

@@ -60,6 +60,7 @@ __all__ = [
     "process_results",
     "Collapsed",
     "collapse",
+    "question_records",
 ]
 
 #: what each expanded row (and its record) carries besides the contract columns
@@ -240,6 +241,23 @@ def collapse(items: Sequence[Any]) -> Collapsed:
         item = variants[0]
         out.items.append(plain.RecordRef(question, item.fingerprint) if isinstance(item, plain.RecordRef) else question)
     return out
+
+
+def question_records(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The per-question records of a samples file: a circular run's replies collapsed (:func:`collapse`), any
+    other run's records as they are. Each collapsed record's ``reply`` joins its orders' replies (when given)."""
+    records = [dict(r) for r in records]
+    if not records or not all(all(name in r for name in VARIANT_FIELDS) for r in records):
+        return records
+    replies: dict[int, dict[int, str]] = {}
+    for r in records:
+        replies.setdefault(int(r["source_index"]), {})[int(r["variant"])] = str(r.get("reply", ""))
+    questions = [dict(q) for q in collapse(records).items]
+    if any("reply" in r for r in records):
+        for q in questions:
+            by_order = replies[q["index"]]
+            q["reply"] = "\n".join(f"[order {k}] {by_order[k]}" for k in sorted(by_order))
+    return questions
 
 
 def _num(x: float) -> float | None:

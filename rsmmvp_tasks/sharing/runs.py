@@ -402,9 +402,11 @@ def load_run(results_path: str | Path, task: str, *, results: dict[str, Any] | N
         results=data,
     )
     if with_samples:
+        from rsmmvp_tasks.evaluation.circular import question_records
+
         reasons = []
         for candidate in find_samples_file(path, task, search_root):
-            records = read_sample_records(candidate)
+            records = question_records(read_sample_records(candidate))  # circular runs: replies -> questions
             reason = _check_samples_match(run, candidate, records)
             if reason is None:
                 run.samples_source, run.pairs = str(candidate), _pair_outcomes(records)
