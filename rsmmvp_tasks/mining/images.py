@@ -139,7 +139,11 @@ def _list_file(list_file: Path) -> ImageList:
     ids: list[str] = []
     files: list[Path] = []
     seen: set[str] = set()
-    for n, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        lines = list_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImageSourceError(f"{list_file}: cannot be read as a UTF-8 file list ({cause_of(exc)})") from None
+    for n, line in enumerate(lines, 1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
