@@ -8,6 +8,8 @@ The package is arranged by who uses it:
   loading;
 - :mod:`rsmmvp_tasks.mining` — mining new CLIP-blind pairs: images, encoders, the embedding store,
   embedding, search, the PAIRS table, the review page, annotations;
+- :mod:`rsmmvp_tasks.imagery` — remote-sensing scenes: one image reader (bands, stretch, nodata), tiling
+  with the tile table, footprints and distances, the ``imagery`` provenance of dataset rows;
 - :mod:`rsmmvp_tasks.human` — a human baseline: the answering page and the scoring of people's answers;
 - :mod:`rsmmvp_tasks.sharing` — sharing results: reading lmms-eval runs, reports, the leaderboard board,
   its rendering and hub submission, and the paired significance tests;
@@ -91,6 +93,11 @@ _EXPORTS: dict[str, str] = {
     "read_pairs": "rsmmvp_tasks.mining.pairs",
     "write_review_page": "rsmmvp_tasks.mining.review",
     "rows_from_annotations": "rsmmvp_tasks.mining.annotations",
+    # remote-sensing imagery
+    "read_image": "rsmmvp_tasks.imagery.read",
+    "ReadSettings": "rsmmvp_tasks.imagery.read",
+    "tile_scenes": "rsmmvp_tasks.imagery.tile",
+    "similarity_stats": "rsmmvp_tasks.mining.stats",
     # installed files
     "tasks_dir": "rsmmvp_tasks.paths",
     "mini_dataset_dir": "rsmmvp_tasks.paths",
