@@ -8,6 +8,9 @@ Modules, in pipeline order (heavy dependencies are imported inside functions):
 - :mod:`~rsmmvp_tasks.mining.lock` — one writer per cache (a file lock naming its holder)
 - :mod:`~rsmmvp_tasks.mining.embed` — ``rsmmvp embed``
 - :mod:`~rsmmvp_tasks.mining.search` — ``rsmmvp mine``: the mining rule, exact blocked search, joining two caches
+- :mod:`~rsmmvp_tasks.mining.places` — place-aware pairs: the tile table joined to the caches, overlap/distance and
+  different-scene rules, footprint columns of PAIRS
+- :mod:`~rsmmvp_tasks.mining.stats` — ``rsmmvp mine --stats``: the CLIP x SSL histogram and counts per threshold
 - :mod:`~rsmmvp_tasks.mining.pairs` — the PAIRS table: columns, writer, reader, pair-image export
 - :mod:`~rsmmvp_tasks.mining.review` — ``rsmmvp review``: the annotation page
 - :mod:`~rsmmvp_tasks.mining.annotations` — annotation files, and the dataset rows they become
