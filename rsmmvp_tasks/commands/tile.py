@@ -78,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"no scene could be tiled ({len(report.failed)} failed, e.g. {report.failed[0][0]}: "
                          f"{report.failed[0][1]})")
     print(f"{report.out}: {report.written} tiles written, {report.already} already there, {report.skipped_nodata} "
-          f"skipped (> {args.max_nodata:g} nodata), {len(report.failed)} scene(s) unreadable -> {report.table}")
+          f"skipped (> {args.max_nodata:g} nodata), {len(report.failed)} scene(s) could not be tiled -> {report.table}")
     return 0

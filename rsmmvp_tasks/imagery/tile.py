@@ -346,7 +346,7 @@ def tile_scenes(scenes: Sequence[str | Path], out: str | Path, spec: TileSpec | 
                 table.save()
         finally:
             table.save()
-    log.info("%s: %d tiles written, %d already there, %d mostly nodata skipped, %d scene(s) unreadable",
+    log.info("%s: %d tiles written, %d already there, %d mostly nodata skipped, %d scene(s) could not be tiled",
              out, report.written, report.already, report.skipped_nodata, len(report.failed))
     return report
 
