@@ -23,6 +23,18 @@ column              type         meaning
 ``ssl_encoder``     str          SSL model id or folder
 ==================  ===========  ==========================================================================
 
+Optional columns :data:`PAIRS_PLACE_COLUMNS` and :data:`PAIRS_READ_COLUMN`, written by ``rsmmvp mine``
+when they apply and carried into the dataset by ``rsmmvp build``:
+
+==================  ===========  ==========================================================================
+``geo_a``           str (JSON)   place of image A (scene, CRS, bounds, centre lon/lat), from ``--tiles``
+                                 (:mod:`~rsmmvp_tasks.mining.places`)
+``geo_b``           str (JSON)   place of image B
+``distance_m``      float        gap between the two footprints in metres (0: they touch or overlap)
+``read``            str (JSON)   how the images were decoded (bands, stretch, nodata;
+                                 :class:`rsmmvp_tasks.imagery.read.ReadSettings`), when not the defaults
+==================  ===========  ==========================================================================
+
 A table written by hand needs only :data:`PAIRS_REQUIRED_COLUMNS`; ``rank`` then follows row order
 (1, 2, ...), ``path_a``/``path_b`` default to ``image_a``/``image_b`` (image paths), and other columns
 are carried through to the review page. The pair ``(image_a, image_b)`` must be unique.
@@ -62,6 +74,8 @@ from rsmmvp_tasks.values import none_if_missing, text_or_empty
 
 __all__ = [
     "PAIRS_COLUMNS",
+    "PAIRS_PLACE_COLUMNS",
+    "PAIRS_READ_COLUMN",
     "PAIRS_REQUIRED_COLUMNS",
     "PAIRS_SUFFIXES",
     "PairsError",
@@ -79,6 +93,10 @@ log = logging.getLogger(__name__)
 #: The columns ``rsmmvp mine`` writes, in order.
 PAIRS_COLUMNS: tuple[str, ...] = ("rank", "image_a", "image_b", "path_a", "path_b", "clip_similarity",
                                   "ssl_similarity", "gap", "clip_encoder", "ssl_encoder")
+#: Optional place columns (``rsmmvp mine --tiles``), see :mod:`rsmmvp_tasks.mining.places`.
+PAIRS_PLACE_COLUMNS: tuple[str, ...] = ("geo_a", "geo_b", "distance_m")
+#: Optional column: the decoding settings of the images, as JSON.
+PAIRS_READ_COLUMN = "read"
 #: The columns a PAIRS table must have.
 PAIRS_REQUIRED_COLUMNS: tuple[str, ...] = ("image_a", "image_b", "clip_similarity", "ssl_similarity")
 #: The files :func:`write_pairs` writes, by suffix.
@@ -243,12 +261,14 @@ def export_pair_images(frame: Any, manifest: Mapping[str, Any], out_dir: str | P
     are set in place, relative to ``pairs_dir``. Returns the number of files written. Raises
     :class:`PairsError` when an image id is no longer in the source (it was changed since embedding).
     """
+    from rsmmvp_tasks.imagery.read import ReadSettings
     from rsmmvp_tasks.mining.images import list_images, open_image
 
     todo = {frame.at[r, f"image_{s}"] for r in frame.index for s in "ab" if not frame.at[r, f"path_{s}"]}
     if not todo:
         return 0
     source = list_images(manifest["source"], column=manifest.get("column"))
+    settings = ReadSettings.from_dict(manifest.get("read"))  # decoded as they were embedded
     pos = {image_id: k for k, image_id in enumerate(source.ids)}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -258,7 +278,7 @@ def export_pair_images(frame: Any, manifest: Mapping[str, Any], out_dir: str | P
             raise PairsError(f"image {image_id!r} is not in {manifest['source']} any more; was the dataset changed? "
                              "Re-embed it, or rerun `rsmmvp mine` with --no-export-images")
         target = out_dir / (image_id.replace("/", "_") + ".png")
-        open_image(source.raw(pos[image_id])).save(target)
+        open_image(source.raw(pos[image_id]), settings).save(target)
         written[image_id] = Path(os.path.relpath(target, Path(pairs_dir))).as_posix()
     for side in "ab":
         empty = frame[f"path_{side}"] == ""
