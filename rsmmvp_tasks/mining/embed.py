@@ -43,9 +43,15 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError, UsageError
-from rsmmvp_tasks.mining.encoders import Encoder, load_encoder
 from rsmmvp_tasks.imagery.read import ReadSettings
-from rsmmvp_tasks.mining.images import ImageDataset, ImageList, collate, list_images, open_image
+from rsmmvp_tasks.mining.encoders import Encoder, load_encoder
+from rsmmvp_tasks.mining.images import (
+    ImageDataset,
+    ImageList,
+    collate,
+    list_images,
+    open_image,
+)
 from rsmmvp_tasks.mining.lock import cache_lock
 from rsmmvp_tasks.mining.store import CacheWriter
 
@@ -157,8 +163,8 @@ def _embed_pending(imgs: ImageList, stamps: list[str | None], todo: list[int], e
     if todo and workers > 0:  # decode one image here: the default-stretch line is logged once, not once per worker
         try:
             open_image(imgs.raw(todo[0]), read)
-        except Exception:  # noqa: BLE001 - a bad image is reported by the loader below
-            pass
+        except Exception as exc:  # noqa: BLE001 - a bad image is reported by the loader below
+            log.debug("first image unreadable (%s); the loader reports it", exc)
     loader = DataLoader(
         ImageDataset(imgs, todo, functools.partial(_preprocess, enc.processor), read),
         batch_size=batch_size,

@@ -40,6 +40,7 @@ from typing import Any
 from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.imagery.geo import Footprint, pair_separation
 from rsmmvp_tasks.imagery.tile import TABLE_NAME, read_tile_table
+from rsmmvp_tasks.mining.pairs import PAIRS_PLACE_COLUMNS
 
 __all__ = [
     "PLACE_COLUMNS",
@@ -51,8 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Columns :func:`add_place_columns` adds to a PAIRS table.
-PLACE_COLUMNS: tuple[str, ...] = ("geo_a", "geo_b", "distance_m")
+#: Columns :func:`add_place_columns` adds to a PAIRS table (defined with the PAIRS format).
+PLACE_COLUMNS: tuple[str, ...] = PAIRS_PLACE_COLUMNS
 
 
 class TilePlaces:

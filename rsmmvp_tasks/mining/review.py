@@ -54,7 +54,12 @@ from rsmmvp_tasks.fileio import atomic_write_text
 from rsmmvp_tasks.imagery.provenance import caption
 from rsmmvp_tasks.imagery.read import ReadSettings
 from rsmmvp_tasks.mining.annotations import write_annotation_template
-from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS, PairsTable, read_pairs
+from rsmmvp_tasks.mining.pairs import (
+    PAIRS_COLUMNS,
+    PAIRS_READ_COLUMN,
+    PairsTable,
+    read_pairs,
+)
 from rsmmvp_tasks.schema import PATTERNS
 
 __all__ = ["DATA_PLACEHOLDER", "TEMPLATE_NAME", "page_data", "script_json", "thumbnail_data_uri", "write_review_page"]
@@ -68,7 +73,7 @@ LARGE_PAGE_MB = 100.0
 DATA_PLACEHOLDER = "__RSMMVP_DATA__"
 
 # PAIRS columns the page shows in their own places (others go to the card's score line).
-_KNOWN = frozenset(PAIRS_COLUMNS) | {"geo_a", "geo_b", "read"}  # places are shown under each image
+_KNOWN = frozenset(PAIRS_COLUMNS) | {"geo_a", "geo_b", PAIRS_READ_COLUMN}  # places are shown under each image
 #: characters written as JSON \u escapes inside the page's <script> element
 _SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
