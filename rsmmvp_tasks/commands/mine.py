@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
+from typing import Any
 
 from rsmmvp_tasks.commands.argtypes import float_between, positive_int
 
@@ -75,9 +77,13 @@ def _metres(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsmmvp_tasks.errors import InputError
-    from rsmmvp_tasks.mining.pairs import export_pair_images, pairs_stem, write_pairs
-    from rsmmvp_tasks.mining.places import PlaceRule, TilePlaces, add_place_columns, find_tile_table
+    from rsmmvp_tasks.mining.pairs import pairs_stem, write_pairs
+    from rsmmvp_tasks.mining.places import (
+        PlaceRule,
+        TilePlaces,
+        add_place_columns,
+        find_tile_table,
+    )
     from rsmmvp_tasks.mining.search import MineParams, mine_caches
     from rsmmvp_tasks.mining.stats import explain_exclusions
     from rsmmvp_tasks.mining.store import read_manifest
@@ -106,27 +112,45 @@ def run(args: argparse.Namespace) -> int:
         log.warning("%s", explanation)
     elif explanation:
         log.info("%s", explanation)
-    read = clip_manifest.get("read")
-    if read and read != {"bands": None, "stretch": "auto", "nodata": None}:
-        import json
-
-        frame["read"] = json.dumps(read)  # how the images were decoded: review and build decode them alike
-        ssl_read = read_manifest(args.ssl).get("read")
-        if ssl_read != read:
-            log.warning("the caches were decoded with different settings (CLIP %s, SSL %s); PAIRS records CLIP's",
-                        read, ssl_read)
+    _record_read_settings(frame, clip_manifest, args.ssl)
     if rule.places is not None:
         add_place_columns(frame, rule.places)
-    if not args.no_export_images and not frame.empty and ((frame.path_a == "") | (frame.path_b == "")).any():
-        images_dir = out.with_name(out.name + "_images")
-        try:
-            export_pair_images(frame, read_manifest(args.clip), images_dir, out.parent)
-        except OSError as exc:
-            raise InputError(f"could not write the pair images to {images_dir} ({exc}); "
-                             "free the space or fix the permissions, or rerun with --no-export-images") from None
+    if not args.no_export_images:
+        _export_images(frame, clip_manifest, out)
     written = write_pairs(frame, summary, out)
     print(f"{len(frame)} pairs from {summary['joined_images']} images -> " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _record_read_settings(frame: Any, clip_manifest: dict[str, Any], ssl_cache: str) -> None:
+    """Add the ``read`` column (how the images were decoded) when not the defaults: review and build decode alike."""
+    import json
+
+    from rsmmvp_tasks.mining.pairs import PAIRS_READ_COLUMN
+    from rsmmvp_tasks.mining.store import read_manifest
+
+    read = clip_manifest.get("read")
+    if read and read != {"bands": None, "stretch": "auto", "nodata": None}:
+        frame[PAIRS_READ_COLUMN] = json.dumps(read)
+        ssl_read = read_manifest(ssl_cache).get("read")
+        if ssl_read != read:
+            log.warning("the caches were decoded with different settings (CLIP %s, SSL %s); PAIRS records CLIP's",
+                        read, ssl_read)
+
+
+def _export_images(frame: Any, clip_manifest: dict[str, Any], out: Path) -> None:
+    """Save the pair images that have no file (dataset sources) into ``<out>_images/`` for review and build."""
+    from rsmmvp_tasks.errors import InputError
+    from rsmmvp_tasks.mining.pairs import export_pair_images
+
+    if frame.empty or not ((frame.path_a == "") | (frame.path_b == "")).any():
+        return
+    images_dir = out.with_name(out.name + "_images")
+    try:
+        export_pair_images(frame, clip_manifest, images_dir, out.parent)
+    except OSError as exc:
+        raise InputError(f"could not write the pair images to {images_dir} ({exc}); "
+                         "free the space or fix the permissions, or rerun with --no-export-images") from None
 
 
 def _write_stats(args: argparse.Namespace, params: object, out: object) -> None:
