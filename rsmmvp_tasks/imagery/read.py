@@ -347,7 +347,8 @@ def read_dataset(ds: Any, settings: ReadSettings | None = None, *, window: Any =
     :class:`ImageryError` when the settings do not fit the file.
     """
     import numpy as np
-    from rasterio.windows import Window, bounds as window_bounds
+    from rasterio.windows import Window
+    from rasterio.windows import bounds as window_bounds
 
     settings = settings or ReadSettings()
     where = where or str(ds.name)

@@ -238,7 +238,8 @@ def _centres(crs: Any, xs: list[float], ys: list[float]) -> tuple[list[float], l
 def _tile_scene(scene: Path, name: str, spec: TileSpec, table: _Table, report: TileReport, bar: Any) -> None:
     """Tile one scene into ``table``; rasterio errors propagate to the caller (a damaged scene)."""
     import rasterio
-    from rasterio.windows import Window, bounds as window_bounds
+    from rasterio.windows import Window
+    from rasterio.windows import bounds as window_bounds
 
     key = str(scene)
     with rasterio.open(scene) as ds:
