@@ -71,3 +71,24 @@ def test_usage_error_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = _rsmmvp_eval(["--model", "dummy"], tmp_path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "--tasks" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_a_refused_dataset_exits_1_naming_the_violation_not_the_retry(tmp_path: Path) -> None:
+    """lmms-eval wraps our process_docs refusal in tenacity's RetryError; rsmmvp eval shows the refusal itself."""
+    import datasets
+
+    from rsmmvp_tasks.paths import mini_dataset_dir, tasks_dir
+
+    mini = datasets.load_dataset("parquet", data_files=str(mini_dataset_dir() / "rsmmvp_mini.parquet"), split="train")
+    bad = mini.remove_columns(["answer"]).add_column("answer", [f"({a.lower()})" for a in mini["answer"]])
+    bad.to_parquet(tmp_path / "bad.parquet")
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "my_bad_rs.yaml").write_text(
+        f"task: my_bad_rs\ninclude: {tasks_dir() / 'rsmmvp' / '_default_template_yaml'}\ndataset_path: parquet\n"
+        f"dataset_kwargs:\n  data_files:\n    test: {tmp_path / 'bad.parquet'}\ntest_split: test\n")
+    proc = _rsmmvp_eval(["--model", "dummy", "--tasks", "my_bad_rs", "--include_path", str(tmp_path / "tasks"),
+                         "--output_path", str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "breaks the RSMMVP contract" in last and "RetryError" not in last, last

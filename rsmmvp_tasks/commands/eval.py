@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from rsmmvp_tasks.errors import EXIT_OK, EXIT_VIOLATIONS, UsageError
+from rsmmvp_tasks.errors import EXIT_OK, EXIT_VIOLATIONS, RsmmvpError, UsageError
 
 DEFAULT_OUTPUT = "results"
 #: longest error line shown (lmms-eval's "model not found" lists every model it knows)
@@ -93,6 +93,32 @@ def prepare_args(args: Sequence[str]) -> tuple[list[str], Path, list[str]]:
     return argv, Path(output), names
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception that started it all: through ``raise ... from``, implicit chaining and tenacity's
+    ``RetryError`` (lmms-eval retries dataset loading, so a dataset our ``process_docs`` refuses arrives
+    as ``RetryError[<Future ... raised DataViolationError>]``). An rsmmvp error on the way wins."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    last = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        last = current
+        if isinstance(current, RsmmvpError):
+            return current
+        attempt = getattr(current, "last_attempt", None)  # tenacity.RetryError
+        inner = attempt.exception() if attempt is not None and hasattr(attempt, "exception") else None
+        current = inner or current.__cause__ or current.__context__
+    return last
+
+
+def describe(exc: BaseException) -> str:
+    """``"<Type>: <message>"`` of :func:`root_cause` (an rsmmvp error: its message alone)."""
+    cause = root_cause(exc)
+    if isinstance(cause, RsmmvpError):
+        return str(cause)
+    return f"{type(cause).__name__}: {cause}"
+
+
 def _results_since(output: Path, since: float) -> list[Path]:
     if not output.exists():
         return []
@@ -130,7 +156,7 @@ def run_lmms_eval(args: Sequence[str]) -> EvalOutcome:
             try:
                 return single(*a, **kw)  # type: ignore[misc]
             except BaseException as exc:
-                outcome.errors.append(f"{type(exc).__name__}: {exc}")
+                outcome.errors.append(describe(exc))
                 raise
 
         if callable(single):
@@ -141,7 +167,7 @@ def run_lmms_eval(args: Sequence[str]) -> EvalOutcome:
             if exc.code not in (None, 0):
                 outcome.errors.append(f"lmms-eval exited with status {exc.code}")
         except Exception as exc:  # noqa: BLE001 - lmms-eval raises bare exceptions for user errors
-            outcome.errors.append(f"{type(exc).__name__}: {exc}")
+            outcome.errors.append(describe(exc))
         finally:
             if callable(single):
                 lmms_main.cli_evaluate_single = single
@@ -179,8 +205,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if outcome.errors:
         lines = outcome.errors[-1].strip().splitlines() or ["(no message)"]
-        last = lines[-1] if len(lines[-1]) <= MAX_REASON else lines[-1][: MAX_REASON - 1] + "…"
-        reason = f"lmms-eval reported an error: {last}"
+        first = lines[0] if len(lines[0]) <= MAX_REASON else lines[0][: MAX_REASON - 1] + "…"
+        more = f" (+{len(lines) - 1} more line(s) in the log above)" if len(lines) > 1 else ""
+        reason = f"lmms-eval reported an error: {first}{more}"
     elif not outcome.results_files:
         reason = "lmms-eval wrote no results file (see its log above)"
     else:
