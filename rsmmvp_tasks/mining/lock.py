@@ -53,6 +53,8 @@ def cache_lock(cache: str | Path) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     cache = Path(cache)
+    if cache.exists() and not cache.is_dir():
+        raise CacheError(f"{cache} is a file; an embedding cache is a folder: give --out a new or existing folder")
     cache.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(cache / LOCK_NAME))
     try:
