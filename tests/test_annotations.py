@@ -207,7 +207,9 @@ def test_rank_only_annotations_do_not_move_to_another_pair(tmp_path: Path) -> No
         rows_from_annotations(remined, rank_only)
     with pytest.raises(AnnotationError, match="pair_rank only"):  # also on the same table: a CSV carries no hash
         rows_from_annotations(first, rank_only)
-    from rsmmvp_tasks.cli import main  # `rsmmvp build` used to exit 0 here, with the question on the wrong pair
+    from rsmmvp_tasks.cli import (
+        main,  # `rsmmvp build` used to exit 0 here, with the question on the wrong pair
+    )
 
     assert main(["build", "--pairs", str(remined), "--annotations", str(rank_only), "--out", str(tmp_path / "ds")]) == 2
     assert not (tmp_path / "ds").exists()
