@@ -3,7 +3,7 @@
 lmms-eval 0.7.3 has no task plugin hook: tasks are found only through ``--include_path``.
 Models do have one, the ``lmms_eval.models`` entry-point group, which lmms-eval loads when
 ``lmms_eval.models`` is imported -- before the CLI builds its ``TaskManager``. This module is that
-entry point (see ``setup.cfg``). Besides returning our model manifests (none: rsmmvp ships tasks),
+entry point (see ``setup.cfg``). Besides returning our model manifests (``rsmmvp_clip``, from :mod:`rsmmvp_tasks.models`),
 it wraps ``lmms_eval.tasks.TaskManager.initialize_tasks`` so that every TaskManager also indexes
 :func:`rsmmvp_tasks.paths.tasks_dir`.
 
