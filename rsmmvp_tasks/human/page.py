@@ -26,16 +26,15 @@ different seeds (one per annotator, to vary the order) are scored together.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError
+from rsmmvp_tasks.pages import render_page
 
 __all__ = [
     "PAGE_FORMAT",
@@ -168,15 +167,6 @@ def page_data(dataset: HumanDataset, *, seed: int = 0, max_side: int = 768, titl
     }
 
 
-def _render(data: dict[str, Any]) -> str:
-    template = resources.files("rsmmvp_tasks.human").joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
-    if template.count(DATA_PLACEHOLDER) != 1:
-        raise RuntimeError(f"{TEMPLATE_NAME} must contain {DATA_PLACEHOLDER} exactly once")
-    # JSON inside <script>: "</" would end the element early, "<!--" could open a comment
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
-    return template.replace(DATA_PLACEHOLDER, payload)
-
-
 def write_human_page(source: str | Path, out_dir: str | Path, *, seed: int = 0, max_side: int = 768,
                      title: str | None = None) -> Path:
     """Write ``out_dir/index.html`` for the dataset at ``source``; return its path."""
@@ -186,6 +176,6 @@ def write_human_page(source: str | Path, out_dir: str | Path, *, seed: int = 0, 
     out.mkdir(parents=True, exist_ok=True)
     from rsmmvp_tasks.fileio import atomic_write_text
 
-    page = atomic_write_text(out / "index.html", _render(data))
+    page = atomic_write_text(out / "index.html", render_page(__package__, TEMPLATE_NAME, DATA_PLACEHOLDER, data))
     log.info("wrote %s (%d questions, seed %d, %.1f MB)", page, len(data["items"]), seed, page.stat().st_size / 1e6)
     return page

@@ -27,10 +27,10 @@ Where the PAIRS table carries places (``geo_a``/``geo_b`` from ``rsmmvp mine --t
 centre latitude/longitude, CRS, scene and window are written under it
 (:func:`rsmmvp_tasks.imagery.provenance.caption`).
 
-The page's data is JSON inside a ``<script type="application/json">`` element. Any PAIRS value may
-hold ``</script>``, ``<!--`` or ``&``: :func:`script_json` writes ``<``, ``>`` and ``&`` as ``\u003c``,
-``\u003e``, ``\u0026`` (and U+2028/U+2029 escaped), so the HTML parser never sees markup in it and
-``JSON.parse`` reads back exactly the values.
+The page is ``review_template.html`` rendered by :func:`rsmmvp_tasks.pages.render_page` (the script
+and style it shares with the human baseline page inlined). Its data is JSON inside a
+``<script type="application/json">`` element; any PAIRS value may hold ``</script>``, ``<!--`` or ``&``:
+:func:`rsmmvp_tasks.pages.script_json` escapes them, so ``JSON.parse`` reads back exactly the values.
 
 Errors: :class:`~rsmmvp_tasks.mining.pairs.PairsError` for a missing or malformed PAIRS table,
 :class:`~rsmmvp_tasks.errors.UsageError` for ``limit`` or ``thumb_size`` below 1.
@@ -45,7 +45,6 @@ import logging
 import math
 import os
 import urllib.parse
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +59,10 @@ from rsmmvp_tasks.mining.pairs import (
     PairsTable,
     read_pairs,
 )
+from rsmmvp_tasks.pages import render_page
 from rsmmvp_tasks.schema import PATTERNS
 
-__all__ = ["DATA_PLACEHOLDER", "TEMPLATE_NAME", "page_data", "script_json", "thumbnail_data_uri", "write_review_page"]
+__all__ = ["DATA_PLACEHOLDER", "TEMPLATE_NAME", "page_data", "thumbnail_data_uri", "write_review_page"]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,6 @@ DATA_PLACEHOLDER = "__RSMMVP_DATA__"
 
 # PAIRS columns the page shows in their own places (others go to the card's score line).
 _KNOWN = frozenset(PAIRS_COLUMNS) | {"geo_a", "geo_b", PAIRS_READ_COLUMN}  # places are shown under each image
-#: characters written as JSON \u escapes inside the page's <script> element
-_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
 def thumbnail_data_uri(path: str | Path, max_side: int = 384, quality: int = 85, settings: Any = None) -> str:
@@ -98,7 +96,7 @@ def thumbnail_data_uri(path: str | Path, max_side: int = 384, quality: int = 85,
 
 
 def _json_scalar(value: Any) -> Any:
-    """A PAIRS cell as a JSON-safe scalar (numpy numbers to Python, floats rounded), or ``None`` to drop it."""
+    """A PAIRS cell as a JSON-safe scalar (numpy numbers to Python, floats rounded), or ``None`` to drop it (NaN, ±inf)."""
     if hasattr(value, "item") and callable(value.item):
         try:
             value = value.item()
@@ -107,7 +105,7 @@ def _json_scalar(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 4)
+        return round(value, 4) if math.isfinite(value) else None  # JSON has no NaN or infinity
     if isinstance(value, (int, str)):
         return value
     return None
@@ -168,21 +166,6 @@ def page_data(pairs: PairsTable, out_dir: Path, *, embed_images: bool = True, li
     }
 
 
-def script_json(data: Any) -> str:
-    """``data`` as JSON safe to place inside a ``<script>`` element (see the module docstring)."""
-    text = json.dumps(data, ensure_ascii=False)
-    for char, escape in _SCRIPT_ESCAPES.items():
-        text = text.replace(char, escape)  # these characters occur only inside JSON strings, where \u escapes are exact
-    return text
-
-
-def _render(data: dict[str, Any]) -> str:
-    template = resources.files("rsmmvp_tasks.mining").joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
-    if template.count(DATA_PLACEHOLDER) != 1:
-        raise RuntimeError(f"{TEMPLATE_NAME} must contain {DATA_PLACEHOLDER} exactly once")
-    return template.replace(DATA_PLACEHOLDER, script_json(data))
-
-
 def write_review_page(pairs_path: str | Path, out_dir: str | Path, *, embed_images: bool = True,
                       limit: int | None = None, thumb_size: int = 384) -> Path:
     """Write ``out_dir/index.html`` and ``out_dir/annotations_template.csv``; return the page's path.
@@ -200,7 +183,7 @@ def write_review_page(pairs_path: str | Path, out_dir: str | Path, *, embed_imag
     out.mkdir(parents=True, exist_ok=True)
     data = page_data(pairs, out, embed_images=embed_images, limit=limit, thumb_size=thumb_size)
     page = out / "index.html"
-    atomic_write_text(page, _render(data))
+    atomic_write_text(page, render_page(__package__, TEMPLATE_NAME, DATA_PLACEHOLDER, data))
     template = write_annotation_template(pairs, out / "annotations_template.csv", limit=limit)
     size_mb = page.stat().st_size / 1e6
     log.info("wrote %s (%d pairs, images %s, %.1f MB) and %s", page, len(data["pairs"]),

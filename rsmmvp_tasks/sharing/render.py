@@ -18,15 +18,14 @@ the board (:func:`rsmmvp_tasks.sharing.board.pairwise`); runs without samples ar
 from __future__ import annotations
 
 import base64
-import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError
 from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, write_csv_safe
+from rsmmvp_tasks.pages import render_page
 from rsmmvp_tasks.sharing.board import Board, pairwise
 from rsmmvp_tasks.sharing.formatting import interval, md_table, pattern_title, pct
 from rsmmvp_tasks.sharing.plots import CHANCE, HUMAN, heat_map
@@ -36,6 +35,7 @@ __all__ = ["RenderFiles", "render_board", "page_data", "DATA_PLACEHOLDER"]
 
 #: where the board's JSON goes in ``leaderboard_template.html``
 DATA_PLACEHOLDER = "__RSMMVP_BOARD_DATA__"
+TEMPLATE_NAME = "leaderboard_template.html"
 HEAT_MAP_NAME = "per_pattern_heatmap.png"
 
 
@@ -159,13 +159,6 @@ def page_data(board: Board, comparisons: list[dict[str, Any]], human: float | No
     }
 
 
-def _page(data: dict[str, Any]) -> str:
-    template = resources.files("rsmmvp_tasks.sharing").joinpath("leaderboard_template.html").read_text(encoding="utf-8")
-    # "<" escaped so that no label can close the script element ("</script>") the data sits in
-    payload = json.dumps(data, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
-    return template.replace(DATA_PLACEHOLDER, payload)
-
-
 def _json_safe(value: Any) -> Any:
     """NaN -> None throughout (JSON has no NaN; the page shows "-")."""
     if isinstance(value, float) and math.isnan(value):
@@ -190,5 +183,6 @@ def render_board(board: Board, out_dir: str | Path, *, human: float | None = HUM
     rows, columns = _csv_rows(board)
     write_csv_safe(files.csv, rows, columns=columns)
     atomic_write_text(files.markdown, _markdown(board, comparisons, human))
-    atomic_write_text(files.html, _page(_json_safe(page_data(board, comparisons, human, png))))
+    page = render_page(__package__, TEMPLATE_NAME, DATA_PLACEHOLDER, _json_safe(page_data(board, comparisons, human, png)))
+    atomic_write_text(files.html, page)
     return files
