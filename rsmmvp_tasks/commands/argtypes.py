@@ -1,10 +1,13 @@
-"""Argument types shared by the subcommands: bad values become argparse usage errors (exit 2).
+"""Argument types and options shared by the subcommands: bad values become argparse usage errors (exit 2).
 
-Use them as ``type=`` of ``add_argument``; argparse then prints
+Use the types as ``type=`` of ``add_argument``; argparse then prints
 ``rsmmvp <command>: error: argument --x: <why>`` and exits 2, never a traceback later on::
 
     p.add_argument("--pair-size", type=positive_int, default=2)
     p.add_argument("--dup-threshold", type=float_between(-1.0, 1.0), default=0.9)
+
+:func:`add_human_option` adds the ``--human PCT`` / ``--no-human`` pair of ``rsmmvp report`` and
+``rsmmvp leaderboard render``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import argparse
 import math
 from typing import Callable
 
-__all__ = ["float_between", "nonnegative_int", "positive_int"]
+__all__ = ["add_human_option", "float_between", "nonnegative_int", "positive_int"]
 
 
 def _int(text: str) -> int:
@@ -53,3 +56,17 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 
     parse.__name__ = f"number in [{low:g}, {high:g}]"  # argparse shows the type's name on a ValueError
     return parse
+
+
+def add_human_option(parser: argparse.ArgumentParser) -> None:
+    """``--human PCT`` (default: the RSMMVP paper's human pair accuracy) or ``--no-human``, into ``args.human``.
+
+    ``args.human`` is the percentage of the human reference line the charts draw, or ``None`` for no line.
+    """
+    from rsmmvp_tasks.sharing.plots import HUMAN  # matplotlib is imported only when a chart is drawn
+
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--human", type=float_between(0.0, 100.0), default=HUMAN, metavar="PCT",
+                       help=f"human pair accuracy drawn as a reference line (default {HUMAN:g}, the RSMMVP paper's)")
+    group.add_argument("--no-human", dest="human", action="store_const", const=None,
+                       help="draw no human reference line (a dataset without a human baseline)")

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rsmmvp_tasks.commands.argtypes import float_between
+from rsmmvp_tasks.commands.argtypes import add_human_option
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,11 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          "chance lines, which differences are significant) that works from file:// or any static host.")
     r.add_argument("board", type=Path, metavar="BOARD")
     r.add_argument("--out", "-o", type=Path, required=True, metavar="DIR")
-    human = r.add_mutually_exclusive_group()
-    human.add_argument("--human", type=float_between(0.0, 100.0), default=91.7, metavar="PCT",
-                       help="human pair accuracy reference line (default 91.7, the RSMMVP paper's)")
-    human.add_argument("--no-human", dest="human", action="store_const", const=None,
-                       help="draw no human reference line")
+    add_human_option(r)
     r.set_defaults(func=run_render)
 
     s = verbs.add_parser("submit", help="open a pull request adding a run to a hub dataset repo of results",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rsmmvp_tasks.commands.argtypes import float_between
+from rsmmvp_tasks.commands.argtypes import add_human_option
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,11 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
                    help="output folder (default: <ts>_report_<task>/ beside the results file)")
     p.add_argument("--task", default=None, metavar="T", help="the rsmmvp task to report, when the run holds several")
-    human = p.add_mutually_exclusive_group()
-    human.add_argument("--human", type=float_between(0.0, 100.0), default=91.7, metavar="PCT",
-                       help="human pair accuracy drawn as a reference line (default 91.7, the RSMMVP paper's)")
-    human.add_argument("--no-human", dest="human", action="store_const", const=None,
-                       help="draw no human reference line (a dataset without a human baseline)")
+    add_human_option(p)
     p.set_defaults(func=run)
 
 
