@@ -1,12 +1,14 @@
-"""Shared fixtures: an offline Hugging Face environment and a helper to run the real lmms-eval CLI."""
+"""Shared fixtures: an offline Hugging Face environment, a helper to run the real lmms-eval CLI, headless Chromium."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 def offline_env(hf_home: Path, **extra: str) -> dict[str, str]:
@@ -86,3 +89,39 @@ def tiny_llava_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tinyllava import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny_llava"))
+
+
+# ---- headless Chromium (tests marked `browser`) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium with a private profile; downloads go to ``browser.download_dir``."""
+    if not Path(CHROMEDRIVER).exists() or not shutil.which("chromium"):
+        pytest.fail("the browser tests need headless Chromium: apt-get install -y chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    downloads = tmp_path_factory.mktemp("downloads")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+                f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.download_dir = downloads
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def open_page(driver: Any, page: Path, clear: bool = True) -> None:
+    """Load a written page from disk (``clear``: with an empty ``localStorage``) and wait for ``window.rsmmvpReady``."""
+    driver.get(page.resolve().as_uri())
+    if clear:  # pages of equal data share a storage key: start each test clean
+        driver.execute_script("localStorage.clear()")
+        driver.refresh()
+    assert driver.execute_script("return window.rsmmvpReady") is True

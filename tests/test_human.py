@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from judgeserver import JudgeServer
-from test_review import browser, open_page  # noqa: F401 - the headless Chromium fixture and page opener
 
+from conftest import open_page
 from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.errors import InputError
 from rsmmvp_tasks.evaluation.results import read_details
@@ -253,7 +253,7 @@ def _wait(predicate: Any, tries: int = 50) -> Any:
 
 
 @pytest.mark.browser
-def test_answer_in_browser_export_and_score(browser: Any, tmp_path: Path, mini: Any) -> None:  # noqa: F811
+def test_answer_in_browser_export_and_score(browser: Any, tmp_path: Path, mini: Any) -> None:
     from selenium.webdriver.common.keys import Keys
 
     assert main(["human", MINI, "--out", str(tmp_path / "page"), "--max-side", "64"]) == 0

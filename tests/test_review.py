@@ -1,7 +1,7 @@
 """``rsmmvp review``: the static annotation page, driven in headless Chromium, round-tripped to a dataset.
 
-Needs Chromium and its driver (Debian: ``apt-get install -y chromium chromium-driver``) and the
-``selenium`` package; ``.ci/run`` installs them.
+The browser tests use the ``browser`` fixture of ``conftest.py``: Chromium and its driver (Debian:
+``apt-get install -y chromium chromium-driver``) and the ``selenium`` package; ``.ci/run`` installs them.
 """
 
 from __future__ import annotations
@@ -9,23 +9,19 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mined_pairs import annotation, make_pairs
 
+from conftest import open_page
 from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.mining.annotations import rows_from_annotations
 from rsmmvp_tasks.mining.pairs import read_pairs
 from rsmmvp_tasks.mining.review import DATA_PLACEHOLDER, write_review_page
-
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
 
 def page_json(page: Path) -> dict[str, Any]:
     """The data object embedded in a written page."""
@@ -147,38 +143,6 @@ def test_review_user_errors_exit_2_without_traceback(tmp_path: Path, capsys: pyt
 
 
 # ---- in the browser -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless Chromium with a private profile; downloads go to ``browser.download_dir``."""
-    if not Path(CHROMEDRIVER).exists() or not shutil.which("chromium"):
-        pytest.fail("the review-page tests need headless Chromium: apt-get install -y chromium chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    downloads = tmp_path_factory.mktemp("downloads")
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.download_dir = downloads
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def open_page(driver: Any, page: Path, clear: bool = True) -> None:
-    driver.get(page.resolve().as_uri())
-    if clear:  # pages of equal PAIRS files share a storage key: start each test clean
-        driver.execute_script("localStorage.clear()")
-        driver.refresh()
-    assert driver.execute_script("return window.rsmmvpReady") is True
 
 
 def card(driver: Any, rank: int) -> Any:
