@@ -9,11 +9,13 @@ Runs (each a real ``lmms-eval ... --output_path DIR --log_samples`` in a subproc
 - ``limited``: ``dummy`` ``response=A`` with ``--limit 5`` (a pair cut in two: incomplete).
 
 The expected numbers are computed here from the dataset and the plugin's rule, independently of
-the runs.
+the runs. :func:`results_file`, :func:`details_of` and :func:`copy_run` find, read and copy (edited) a
+run's files.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -62,6 +64,36 @@ def make_runs(base: Path, names: tuple[str, ...]) -> dict[str, Path]:
             f"lmms-eval run {name} wrote no results/samples:\n{run.output[-4000:]}"
         folders[name] = out
     return folders
+
+
+def results_file(folder: Path) -> Path:
+    """The one ``*_results.json`` below a run's output folder."""
+    (found,) = folder.rglob("*_results.json")
+    return found
+
+
+def details_of(results: dict[str, Any]) -> dict[str, Any]:
+    """The ``rsmmvp_details`` metric of ``rsmmvp_mini`` in a parsed results JSON (edit it in place to damage a run)."""
+    task = results["results"]["rsmmvp_mini"]
+    return next(v for k, v in task.items() if k.startswith("rsmmvp_details"))
+
+
+def copy_run(src: Path, dest: Path, edit: Any = None, stamp: str | None = None, samples: bool = True) -> Path:
+    """A copy of a run's files in ``dest`` (renamed to timestamp ``stamp``; ``samples=False``: results only), its
+    results JSON passed through ``edit(data)``; returns the copied results file."""
+    dest.mkdir(parents=True)
+    results = results_file(src)
+    old = results.name.removesuffix("_results.json")
+    new = stamp or old
+    for f in results.parent.iterdir():
+        if f.name.startswith(old) and (samples or f.suffix == ".json"):
+            shutil.copy(f, dest / f.name.replace(old, new, 1))
+    copy = dest / f"{new}_results.json"
+    if edit is not None:
+        data = json.loads(copy.read_text())
+        edit(data)
+        copy.write_text(json.dumps(data))
+    return copy
 
 
 def mini_rows() -> list[dict[str, Any]]:

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lmms_runs import expected_pairs, make_runs, mini_rows
+from lmms_runs import copy_run, details_of, expected_pairs, make_runs, mini_rows, results_file
 from local_hub import LocalHub, Repo
-from test_review import browser  # noqa: F401  (the review tests' headless Chromium fixture)
 
 from conftest import BIN, offline_env
 from rsmmvp_tasks.cli import main
@@ -193,33 +192,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return make_runs(tmp_path_factory.mktemp("board_runs"), ("a", "b", "rule", "limited"))
 
 
-def _results_file(folder: Path) -> Path:
-    (found,) = folder.rglob("*_results.json")
-    return found
-
-
-def _copy_run(src: Path, dest: Path, edit: Any = None, stamp: str | None = None, samples: bool = True) -> Path:
-    """A copy of a run's files (renamed to timestamp ``stamp``), its results JSON passed through ``edit``."""
-    dest.mkdir(parents=True)
-    results = _results_file(src)
-    old = results.name.removesuffix("_results.json")
-    new = stamp or old
-    for f in results.parent.iterdir():
-        if f.name.startswith(old) and (samples or f.suffix == ".json"):
-            shutil.copy(f, dest / f.name.replace(old, new, 1))
-    copy = dest / f"{new}_results.json"
-    if edit is not None:
-        data = json.loads(copy.read_text())
-        edit(data)
-        copy.write_text(json.dumps(data))
-    return copy
-
-
-def _details(data: dict[str, Any]) -> dict[str, Any]:
-    task = data["results"]["rsmmvp_mini"]
-    return next(v for k, v in task.items() if k.startswith("rsmmvp_details"))
-
-
 @pytest.mark.e2e
 def test_collect_real_runs_one_row_per_model(runs: dict[str, Path], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -250,11 +222,11 @@ def test_limit_run_is_refused_unless_allow_partial(runs: dict[str, Path], tmp_pa
     board_path = tmp_path / "board.json"
     sources = [str(runs["a"]), str(runs["b"]), str(runs["limited"])]
     code, _, err = _cli(["collect", *sources, "--out", str(board_path)], capsys)
-    limited = _results_file(runs["limited"])
+    limited = results_file(runs["limited"])
     assert code == 1 and "Traceback" not in err
     assert str(limited) in err and "made with --limit 5" in err and "incomplete pair" in err
     # the limited run is the newest run of dummy (response=A): the message says which run it replaced
-    assert f"replaced {_results_file(runs['a'])}" in err
+    assert f"replaced {results_file(runs['a'])}" in err
     assert not board_path.exists()
     code, _, err = _cli(["collect", *sources, "--out", str(board_path), "--allow-partial"], capsys)
     assert code == 0 and "kept although partial" in err
@@ -271,15 +243,15 @@ def test_hand_made_edge_cases(runs: dict[str, Path], tmp_path: Path, capsys: pyt
     def erase_limit(d: dict[str, Any]) -> None:
         d["config"]["limit"] = None
         d["n-samples"]["rsmmvp_mini"]["effective"] = d["n-samples"]["rsmmvp_mini"]["original"]
-    incomplete = _copy_run(runs["limited"], tmp_path / "incomplete", erase_limit)
+    incomplete = copy_run(runs["limited"], tmp_path / "incomplete", erase_limit)
     code, _, err = _cli(["collect", str(runs["b"]), str(incomplete), "--out", out], capsys)
     assert code == 1 and str(incomplete) in err and "incomplete pair(s)" in err and "made with --limit" not in err
 
     # another dataset fingerprint (a run of another model on an edited dataset)
     def other_dataset(d: dict[str, Any]) -> None:
-        _details(d)["dataset_fingerprint"] = "0" * 64
+        details_of(d)["dataset_fingerprint"] = "0" * 64
         d["config"]["model_args"] = "response=C"
-    other = _copy_run(runs["a"], tmp_path / "other", other_dataset)
+    other = copy_run(runs["a"], tmp_path / "other", other_dataset)
     code, _, err = _cli(["collect", str(runs["a"]), str(runs["b"]), str(other), "--out", out], capsys)
     assert code == 1 and str(other) in err and "dataset fingerprint 000000000000 differs" in err
     # ... unless it is the board's fingerprint that is named
@@ -287,17 +259,17 @@ def test_hand_made_edge_cases(runs: dict[str, Path], tmp_path: Path, capsys: pyt
     assert code == 0, err
 
     # a missing metric: unreadable, refused even with --allow-partial
-    missing = _copy_run(runs["b"], tmp_path / "missing", lambda d: _details(d)["question_accuracy"].pop("value"))
+    missing = copy_run(runs["b"], tmp_path / "missing", lambda d: details_of(d)["question_accuracy"].pop("value"))
     code, _, err = _cli(["collect", str(runs["a"]), str(missing), "--out", out, "--allow-partial"], capsys)
     assert code == 2 and str(missing) in err and "question_accuracy.value" in err
 
     # the same model twice: the newest is kept, and the note says which file was left out
-    newer = _copy_run(runs["a"], tmp_path / "newer", lambda d: d.update(date="20991231_235959"),
+    newer = copy_run(runs["a"], tmp_path / "newer", lambda d: d.update(date="20991231_235959"),
                       stamp="20991231_235959")
     code, _, err = _cli(["collect", str(runs["a"]), str(newer), str(runs["b"]), "--out", out], capsys)
     assert code == 0, err
     assert "dummy (response=A) [rsmmvp_mini] was found 2 times: kept the newest (20991231_235959" in err
-    assert f"left out {_results_file(runs['a'])}" in err
+    assert f"left out {results_file(runs['a'])}" in err
     board = Board.load(out)
     assert len(board.rows) == 2 and {r["source"] for r in board.rows} >= {str(newer)}
     assert any("was found 2 times" in n for n in board.notes)
@@ -358,7 +330,7 @@ def test_render_real_board(real_site: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.browser
-def test_page_in_chromium(real_site: Path, browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_page_in_chromium(real_site: Path, browser: Any, tmp_path: Path) -> None:
     chromium = browser
     chromium.get((real_site / "index.html").resolve().as_uri())
     assert chromium.execute_script("return window.rsmmvpReady") is True
@@ -421,14 +393,14 @@ def test_submit_dry_run_and_refusal(runs: dict[str, Path], tmp_path: Path, monke
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: a dry run must not call it
     code, out, err = _cli(["submit", str(runs["rule"]), "--repo", "org/rsmmvp-board", "--dry-run"], capsys)
     assert code == 0, err
-    results = _results_file(runs["rule"])
+    results = results_file(runs["rule"])
     (samples,) = results.parent.glob("*_samples_rsmmvp_mini.jsonl")
     assert f"{results} -> rule_vlm/{results.name}" in out and f"{samples} -> rule_vlm/{samples.name}" in out
     assert "pull request to the dataset repo org/rsmmvp-board at http://127.0.0.1:9" in out
     assert "token: found" in out and "dry run: nothing was sent" in out
     assert TOKEN not in out + err
     code, _, err = _cli(["submit", str(runs["limited"]), "--repo", "org/rsmmvp-board", "--dry-run"], capsys)
-    assert code == 1 and "made with --limit 5" in err and str(_results_file(runs["limited"])) in err
+    assert code == 1 and "made with --limit 5" in err and str(results_file(runs["limited"])) in err
     code, _, err = _cli(["submit", str(runs["rule"]), "--repo", "not a repo"], capsys)
     assert code == 2 and "ORG/NAME" in err
 
@@ -450,7 +422,7 @@ def test_submit_opens_a_pull_request_on_a_local_hub_and_collect_reads_it_back(
         assert len(commits) == 2 and all(r.query.get("create_pr") == ["1"] for r in commits)
         assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in commits)  # the token was used ...
         repo = hub.repos["org/rsmmvp-board"]
-        results = _results_file(runs["rule"])
+        results = results_file(runs["rule"])
         assert repo.files[f"rule_vlm/{results.name}"] == results.read_bytes()  # ... and the files arrived whole
         assert repo.commits[0]["header"]["summary"] == "Add RSMMVP results: rule_vlm on rsmmvp_mini"
         assert len(repo.files) == 4  # two runs, each results JSON + samples JSONL

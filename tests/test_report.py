@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lmms_runs import expected_pairs, make_runs, mini_rows
+from lmms_runs import copy_run, details_of, expected_pairs, make_runs, mini_rows, results_file
 from PIL import Image
 
 from rsmmvp_tasks.cli import main
@@ -27,11 +27,6 @@ pytestmark = pytest.mark.e2e  # the module's runs come from lmms-eval in a subpr
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return make_runs(tmp_path_factory.mktemp("report_runs"), ("rule", "limited"))
-
-
-def _results_file(folder: Path) -> Path:
-    (found,) = folder.rglob("*_results.json")
-    return found
 
 
 def _report(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -64,8 +59,7 @@ def test_report_of_a_real_run_matches_the_dataset(runs: dict[str, Path], tmp_pat
     assert f"| pair accuracy (headline) | {100 * pair_acc:.1f}% |" in md
     assert f"| pairs / questions | {len(right)} / {2 * len(right)} |" in md
     assert "Warning" not in md  # a whole-dataset run
-    details = json.loads(_results_file(runs["rule"]).read_text())["results"]["rsmmvp_mini"]
-    fingerprint = next(v for k, v in details.items() if k.startswith("rsmmvp_details"))["dataset_fingerprint"]
+    fingerprint = details_of(json.loads(results_file(runs["rule"]).read_text()))["dataset_fingerprint"]
     assert f"| dataset fingerprint | {fingerprint} |" in md
 
     # per-pattern CSV: one row per pattern present, counts and accuracies as the dataset says
@@ -100,7 +94,7 @@ def test_report_of_a_real_run_matches_the_dataset(runs: dict[str, Path], tmp_pat
 
 
 def test_default_folder_and_no_human_line(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    results = _results_file(runs["rule"])
+    results = results_file(runs["rule"])
     code, stdout, _ = _report([str(results), "--no-human"], capsys)
     assert code == 0
     out = results.parent / f"{results.name.removesuffix('_results.json')}_report_rsmmvp_mini"
@@ -125,7 +119,7 @@ def test_run_without_samples_has_no_wrong_pair_list(runs: dict[str, Path], tmp_p
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     only = tmp_path / "run"
     only.mkdir()
-    shutil.copy(_results_file(runs["rule"]), only)
+    shutil.copy(results_file(runs["rule"]), only)
     code, _, _ = _report([str(only), "--out", str(tmp_path / "report")], capsys)
     assert code == 0
     md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
@@ -134,27 +128,10 @@ def test_run_without_samples_has_no_wrong_pair_list(runs: dict[str, Path], tmp_p
     assert header == "pattern,description,pairs,pair_accuracy,ci_low,ci_high"
 
 
-def _edited_copy(src: Path, dest: Path, edit: Any) -> Path:
-    dest.mkdir(parents=True)
-    for f in src.iterdir():
-        if f.is_file() and f.suffix in (".json", ".jsonl"):
-            shutil.copy(f, dest)
-    results = _results_file(dest)
-    data = json.loads(results.read_text())
-    edit(data)
-    results.write_text(json.dumps(data))
-    return results
-
-
-def _details(data: dict[str, Any]) -> dict[str, Any]:
-    task = data["results"]["rsmmvp_mini"]
-    return next(v for k, v in task.items() if k.startswith("rsmmvp_details"))
-
-
 def test_unreadable_runs_are_refused_naming_the_file(runs: dict[str, Path], tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     # a metric missing from the details
-    missing = _edited_copy(runs["rule"], tmp_path / "missing", lambda d: _details(d)["pair_accuracy"].pop("ci_low"))
+    missing = copy_run(runs["rule"], tmp_path / "missing", lambda d: details_of(d)["pair_accuracy"].pop("ci_low"))
     code, _, err = _report([str(missing), "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and str(missing) in err and "pair_accuracy.ci_low" in err and "Traceback" not in err
     # no details at all (a results file of an older rsmmvp, or edited)
@@ -162,11 +139,11 @@ def test_unreadable_runs_are_refused_naming_the_file(runs: dict[str, Path], tmp_
         task = d["results"]["rsmmvp_mini"]
         for k in [k for k in task if k.startswith("rsmmvp_details")]:
             del task[k]
-    old = _edited_copy(runs["rule"], tmp_path / "old", drop)
+    old = copy_run(runs["rule"], tmp_path / "old", drop)
     code, _, err = _report([str(old)], capsys)
     assert code == 2 and str(old) in err and "rsmmvp_details" in err
     # samples of another run beside the results
-    mixed = _edited_copy(runs["rule"], tmp_path / "mixed", lambda d: None)
+    mixed = copy_run(runs["rule"], tmp_path / "mixed")
     (samples,) = mixed.parent.glob("*_samples_rsmmvp_mini.jsonl")
     (limited_samples,) = runs["limited"].rglob("*_samples_rsmmvp_mini.jsonl")
     shutil.copy(limited_samples, samples)
