@@ -13,9 +13,12 @@ The package is arranged by who uses it:
 - :mod:`rsmmvp_tasks.human` — a human baseline: the answering page and the scoring of people's answers;
 - :mod:`rsmmvp_tasks.sharing` — sharing results: reading lmms-eval runs, reports, the leaderboard board,
   its rendering and hub submission, and the paired significance tests;
+- :mod:`rsmmvp_tasks.models` — models registered with lmms-eval through our entry point (``rsmmvp_clip``);
+- :mod:`rsmmvp_tasks.pages` — what the self-contained HTML pages (review, human, leaderboard) share;
 - at the root: the shared contract (:mod:`~rsmmvp_tasks.schema`), the error types
-  (:mod:`~rsmmvp_tasks.errors`), where things are installed (:mod:`~rsmmvp_tasks.paths`) and the ``rsmmvp``
-  command (:mod:`~rsmmvp_tasks.cli`).
+  (:mod:`~rsmmvp_tasks.errors`), shared helpers (:mod:`~rsmmvp_tasks.values`, :mod:`~rsmmvp_tasks.fileio`),
+  where things are installed (:mod:`~rsmmvp_tasks.paths`) and the ``rsmmvp`` command
+  (:mod:`~rsmmvp_tasks.cli`, one module per subcommand in :mod:`rsmmvp_tasks.commands`).
 
 Scripts and notebooks import the public API from here, so internal moves never break them::
 
