@@ -15,7 +15,7 @@ from rsmmvp_tasks.mining.annotations import (
     rows_from_annotations,
     write_annotation_template,
 )
-from rsmmvp_tasks.mining.pairs import read_pairs
+from rsmmvp_tasks import read_pairs
 from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
 
 

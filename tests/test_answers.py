@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rsmmvp_tasks.evaluation.answers import extract_choice, is_readable
+from rsmmvp_tasks import extract_choice, is_readable
 
 DATA = Path(__file__).parent / "data"
 

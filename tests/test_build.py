@@ -305,7 +305,7 @@ def test_build_refuses_a_folder_with_files_it_did_not_write(
 _KILLED_BUILD = """
 import sys, time
 import datasets
-from rsmmvp_tasks.dataset.build import build_from_raw
+from rsmmvp_tasks import build_from_raw
 
 real = datasets.Dataset.save_to_disk
 def stall(self, path, **kw):  # the parquet is written; stop here until killed

@@ -23,7 +23,7 @@ from conftest import run_lmms_eval
 from rsmmvp_tasks.evaluation import circular
 from rsmmvp_tasks.evaluation import task as plain
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, read_details
-from rsmmvp_tasks.paths import mini_dataset_dir, tasks_dir
+from rsmmvp_tasks import mini_dataset_dir, tasks_dir
 
 FOLDER = tasks_dir() / "rsmmvp"
 

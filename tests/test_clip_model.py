@@ -25,12 +25,12 @@ import torch
 
 from conftest import offline_env, run_lmms_eval
 from installs import install_checkout
-from rsmmvp_tasks.errors import InputError, UsageError
+from rsmmvp_tasks import InputError, UsageError
 from rsmmvp_tasks.evaluation import task as task_fns
 from rsmmvp_tasks.evaluation.prompts import doc_to_visual
-from rsmmvp_tasks.evaluation.scoring import score
+from rsmmvp_tasks import score
 from rsmmvp_tasks.models.clip import RsmmvpClip, choose, load_scorer, resolve_template, statement
-from rsmmvp_tasks.paths import mini_dataset_dir
+from rsmmvp_tasks import mini_dataset_dir
 
 TASK, SPLIT = "rsmmvp_mini", "test"
 

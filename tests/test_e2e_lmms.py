@@ -16,12 +16,12 @@ import pytest
 
 from conftest import REPO, LmmsRun, run_lmms_eval
 from lmms_table import as_number, printed_rows
-from rsmmvp_tasks.evaluation.answers import extract_choice
+from rsmmvp_tasks import extract_choice
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, read_details
-from rsmmvp_tasks.evaluation.scoring import score
+from rsmmvp_tasks import score
 from rsmmvp_tasks.evaluation.task import HEADLINE_METRICS
-from rsmmvp_tasks.schema import PATTERNS
-from rsmmvp_tasks.paths import mini_dataset_dir, tasks_dir
+from rsmmvp_tasks import PATTERNS
+from rsmmvp_tasks import mini_dataset_dir, tasks_dir
 
 pytestmark = pytest.mark.e2e
 

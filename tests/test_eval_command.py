@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BIN, offline_env
 from rsmmvp_tasks.commands.eval import prepare_args
-from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks import UsageError
 
 
 def _rsmmvp_eval(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import BIN, offline_env
 from rsmmvp_tasks.evaluation import hook as lmms_hook
-from rsmmvp_tasks.paths import tasks_dir
+from rsmmvp_tasks import tasks_dir
 
 TASKS = {"rsmmvp", "rsmmvp_cot", "rsmmvp_mini", "rsmmvp_mini_cot"}
 

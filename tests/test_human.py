@@ -19,9 +19,9 @@ from judgeserver import JudgeServer
 
 from conftest import open_page
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.errors import InputError
-from rsmmvp_tasks.evaluation.results import read_details
-from rsmmvp_tasks.evaluation.scoring import score
+from rsmmvp_tasks import InputError
+from rsmmvp_tasks import read_details
+from rsmmvp_tasks import score
 from rsmmvp_tasks.human.page import DATA_PLACEHOLDER, EXPORT_FORMAT, load_human_dataset, shuffled_order
 from rsmmvp_tasks.human.scoring import (
     Annotator,
@@ -32,7 +32,7 @@ from rsmmvp_tasks.human.scoring import (
     read_export,
     score_annotators,
 )
-from rsmmvp_tasks.paths import mini_dataset_dir
+from rsmmvp_tasks import mini_dataset_dir
 
 MINI = str(mini_dataset_dir() / "rsmmvp_mini.parquet")
 

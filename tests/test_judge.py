@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from judgeserver import JudgeServer
 
-from rsmmvp_tasks.errors import UsageError
-from rsmmvp_tasks.evaluation.answers import extract_choice
+from rsmmvp_tasks import UsageError
+from rsmmvp_tasks import extract_choice
 from rsmmvp_tasks.evaluation.judge import (
     NO_CHOICE,
     Judge,

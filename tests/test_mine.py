@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from bruteforce import brute_force_pairs
 
-from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks import UsageError
 from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS
-from rsmmvp_tasks.mining.search import MineParams, mine_caches, mine_pairs
+from rsmmvp_tasks import MineParams, mine_caches, mine_pairs
 from rsmmvp_tasks.mining.store import CacheWriter
 
 

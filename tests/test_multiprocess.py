@@ -18,10 +18,10 @@ import pytest
 
 from conftest import BIN, run_lmms_eval
 from lmms_table import as_number, printed_rows
-from rsmmvp_tasks.evaluation.answers import extract_choice
-from rsmmvp_tasks.paths import mini_dataset_dir
-from rsmmvp_tasks.evaluation.results import read_details
-from rsmmvp_tasks.evaluation.scoring import score
+from rsmmvp_tasks import extract_choice
+from rsmmvp_tasks import mini_dataset_dir
+from rsmmvp_tasks import read_details
+from rsmmvp_tasks import score
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import pytest
 from rsfixtures import uint16_scene
 
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.errors import UsageError
-from rsmmvp_tasks.imagery.read import ReadSettings
+from rsmmvp_tasks import UsageError
+from rsmmvp_tasks import ReadSettings
 from rsmmvp_tasks.imagery.tile import TileSpec, read_tile_table, tile_scenes
 from rsmmvp_tasks.mining.places import PlaceRule, TilePlaces, add_place_columns
 from rsmmvp_tasks.mining.search import Candidates

@@ -19,7 +19,7 @@ from lmms_runs import copy_run, details_of, expected_pairs, make_runs, mini_rows
 from PIL import Image
 
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.schema import PATTERNS
+from rsmmvp_tasks import PATTERNS
 
 pytestmark = pytest.mark.e2e  # the module's runs come from lmms-eval in a subprocess
 

