@@ -59,6 +59,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,11 +327,17 @@ def _read_rasterio(source: Any, settings: ReadSettings, window: Any, out_shape: 
     from rasterio.errors import RasterioError
     from rasterio.io import MemoryFile
 
+    from rasterio.errors import NotGeoreferencedWarning
+
     where = _name(source)
     memfile = MemoryFile(bytes(source)) if isinstance(source, (bytes, bytearray)) else None
     try:
-        with (memfile.open() if memfile else rasterio.open(source)) as ds:
-            return read_dataset(ds, settings, window=window, out_shape=out_shape, where=where, max_side=max_side)
+        with warnings.catch_warnings():
+            # a plain TIFF (no CRS) is a valid image: its metadata says crs=None, no warning needed
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with (memfile.open() if memfile else rasterio.open(source)) as ds:
+                return read_dataset(ds, settings, window=window, out_shape=out_shape, where=where,
+                                    max_side=max_side)
     except RasterioError as exc:
         raise ImageryError(f"{where}: not a readable raster ({exc})") from None
     finally:
