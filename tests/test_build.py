@@ -383,6 +383,7 @@ print("rows", len(loading.process_hub_docs(docs, "org/rsmmvp")))
 """
 
 
+@pytest.mark.e2e
 def test_two_processes_convert_the_hub_snapshot_once(tmp_path: Path) -> None:
     import os
     import subprocess

@@ -437,6 +437,7 @@ def test_damaged_caches_are_reported_with_their_file(tmp_path: Path) -> None:
         read_cache(nodim)
 
 
+@pytest.mark.e2e
 def test_a_second_writer_is_refused_and_told_who_holds_the_cache(image_dir: Path, clip_dir: Path, tmp_path: Path) -> None:
     """Issue 9.13: while a run holds the cache (here: this test process), an `rsmmvp embed` process into it
     exits 2 naming the holder's pid and host, and writes nothing."""
@@ -497,6 +498,7 @@ def test_two_embed_runs_at_once_leave_a_consistent_cache(clip_dir: Path, tmp_pat
     assert sorted(cache.ids) == sorted(list_images(images).ids)
 
 
+@pytest.mark.e2e
 def test_hub_names_not_loadable_offline_are_explained(image_dir: Path, clip_dir: Path, tmp_path: Path) -> None:
     """Issue 8.3 / 9.17: a dataset or a model named by hub id, not in the local cache, offline: one line, exit 2.
 
