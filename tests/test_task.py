@@ -176,7 +176,9 @@ def test_details_are_what_read_details_returns() -> None:
     assert read["question_accuracy"]["value"] == pytest.approx(3 / 5)
     assert read["per_pattern"] == {"presence": {"pairs": 2, "pair_accuracy": 0.0, "ci_low": 0.0, "ci_high": 0.0}}
     assert set(read) == {"question_accuracy", "pair_accuracy", "unreadable_rate", "n_questions", "n_pairs",
-                         "incomplete_pairs", "per_pattern", "dataset_fingerprint", "rsmmvp_version"}
+                         "incomplete_pairs", "per_pattern", "dataset_fingerprint", "rsmmvp_version",
+                         "lmms_eval_version"}
+    assert read["lmms_eval_version"] == "0.7.3"  # the installed release, not the git state of the cwd
 
 
 def test_undefined_values_are_null_not_nan() -> None:

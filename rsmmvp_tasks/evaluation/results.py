@@ -31,7 +31,9 @@ counts complete pairs; ``incomplete_pairs`` names the pairs with a question miss
 
 Optional entries (:data:`OPTIONAL_KEYS`, returned by :func:`read_details` when present): ``judge``
 when an LLM judge read unreadable replies (:func:`rsmmvp_tasks.evaluation.judge.summarize`), and
-``circular`` for the option-order tasks (:meth:`rsmmvp_tasks.evaluation.circular.Collapsed.summary`).
+``circular`` for the option-order tasks (:meth:`rsmmvp_tasks.evaluation.circular.Collapsed.summary`),
+and ``lmms_eval_version``, the installed lmms-eval release (the results file's own ``lmms_eval_version``
+is the git state of the folder lmms-eval ran in).
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ def _rsmmvp_version() -> str:
     return str(__version__)
 
 
+def _lmms_eval_version() -> str | None:
+    """The installed lmms-eval release (its results file records the git state of the cwd instead)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lmms-eval")
+    except PackageNotFoundError:  # pragma: no cover - the tasks run inside lmms-eval
+        return None
+
+
 def details_from_scores(scores: Scores, fingerprint: str | None) -> dict[str, Any]:
     """The details object of a scored run (the schema in the module docstring)."""
     return {
@@ -116,6 +128,7 @@ def details_from_scores(scores: Scores, fingerprint: str | None) -> dict[str, An
         },
         "dataset_fingerprint": fingerprint or "",
         "rsmmvp_version": _rsmmvp_version(),
+        "lmms_eval_version": _lmms_eval_version(),
     }
 
 
@@ -132,7 +145,7 @@ _KEYS = (
 )
 
 #: entries present only in some runs (see the module docstring)
-OPTIONAL_KEYS = ("judge", "circular")
+OPTIONAL_KEYS = ("judge", "circular", "lmms_eval_version")
 
 
 def read_details(results_json: dict[str, Any], task: str) -> dict[str, Any]:
