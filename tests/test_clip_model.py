@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import json
 import subprocess
 import sys
 import zlib
@@ -220,3 +221,42 @@ def test_two_processes_give_the_single_process_answers(tmp_path: Path, docs: dat
               for s in run.samples[TASK]}
     assert [logged[i] for i in range(len(docs))] == expected
     assert run.metrics(TASK)["pair_accuracy"] == pytest.approx(_scores(docs, expected).pair_accuracy)
+
+
+_FULL_TASK = """
+import sys
+import datasets
+mini = datasets.load_dataset("parquet", data_files=sys.argv[1], split="train")
+def load_dataset(path=None, name=None, **kwargs):  # the hub repo IVUlab/RSMMVP, stood in for by the mini sample
+    assert path == "IVUlab/RSMMVP", path
+    return datasets.DatasetDict({"train": mini})
+datasets.load_dataset = load_dataset
+sys.argv = ["lmms-eval", *sys.argv[2:]]
+from lmms_eval.__main__ import cli_evaluate
+cli_evaluate()
+"""
+
+
+@pytest.mark.e2e
+def test_rsmmvp_clip_on_the_full_task_with_the_hub_data_stood_in(tmp_path: Path, docs: datasets.Dataset) -> None:
+    """The full `rsmmvp` task (hub dataset path, its own process_docs) with rsmmvp_clip; only the download is replaced."""
+    from conftest import offline_env
+    from rsmmvp_tasks.paths import mini_dataset_dir
+    from tinyencoders import build_tiny_clip_text
+
+    folder = build_tiny_clip_text(tmp_path / "tiny-clip")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-c", _FULL_TASK, str(mini_dataset_dir() / "rsmmvp_mini.parquet"),
+         "--model", "rsmmvp_clip", "--model_args", f"pretrained={folder},device=cpu", "--tasks", "rsmmvp",
+         "--output_path", str(out), "--log_samples"],
+        cwd=tmp_path, env=offline_env(tmp_path / "hf"), capture_output=True, text=True, timeout=600,
+    )
+    found = sorted(out.rglob("*_results.json"))
+    assert found, (proc.stdout + proc.stderr)[-3000:]
+    results = json.loads(found[-1].read_text())
+    m = {k.split(",")[0]: v for k, v in results["results"]["rsmmvp"].items()}
+    expected = _scores(docs, _answer(RsmmvpClip(pretrained=str(folder), device="cpu", batch_size=4), docs))
+    assert results["n-samples"]["rsmmvp"]["effective"] == len(docs)
+    assert m["question_accuracy"] == pytest.approx(expected.question_accuracy)
+    assert m["pair_accuracy"] == pytest.approx(expected.pair_accuracy)
