@@ -30,7 +30,7 @@ import traceback
 from typing import Sequence
 
 from rsmmvp_tasks import __version__
-from rsmmvp_tasks.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, RsmmvpError
+from rsmmvp_tasks.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RsmmvpError
 
 #: subcommand modules, in the order ``rsmmvp --help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
@@ -144,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rsmmvp {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of our output went away (`rsmmvp ... | head`): not an error of ours or the user's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return EXIT_OK
     except OSError as exc:
         # permission denied, disk full, a file where a folder must be: the user's to fix, not a bug
         if exc.errno in _ENVIRONMENT_ERRNOS or (exc.filename and exc.errno in _WRONG_KIND_ERRNOS):

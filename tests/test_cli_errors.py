@@ -273,3 +273,15 @@ def test_the_users_environment_is_a_message_not_a_bug(
     assert cli.main(["tasks-path"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"rsmmvp tasks-path: error: {shown}") and len(err.strip().splitlines()) == 1
+
+
+def test_output_pipe_closed_early_is_not_a_bug(tmp_path: Path) -> None:
+    """`rsmmvp eval --help | head -0`: the reader is gone before anything is written; no traceback, exit 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: every write gets EPIPE
+    try:
+        proc = subprocess.run([str(RSMMVP), "eval", "--help"], stdout=write_end, stderr=subprocess.PIPE,
+                              cwd=tmp_path, env=offline_env(tmp_path / "hf"), timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr.decode()

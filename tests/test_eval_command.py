@@ -67,6 +67,11 @@ def test_model_that_fails_to_load_exits_1(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").rglob("*_results.json"))
 
 
+def test_help_explains_the_exit_status(tmp_path: Path) -> None:
+    proc = _rsmmvp_eval(["--help"], tmp_path)
+    assert proc.returncode == 0 and "usage: rsmmvp eval" in proc.stdout and "exits 0" in proc.stdout.replace("\n", " ")
+
+
 def test_usage_error_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = _rsmmvp_eval(["--model", "dummy"], tmp_path)
     assert proc.returncode == 2

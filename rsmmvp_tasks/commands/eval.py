@@ -197,6 +197,11 @@ def _is_main_process() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.lmms_args or any(a in ("-h", "--help") for a in args.lmms_args):
+        print("usage: rsmmvp eval LMMS_EVAL_ARGS...   (e.g. rsmmvp eval --model dummy --tasks rsmmvp_mini)\n")
+        print(__doc__)
+        print("lmms-eval's own options: lmms-eval eval --help")
+        return EXIT_OK
     outcome = run_lmms_eval(args.lmms_args)
     if outcome.ok:
         if _is_main_process():
