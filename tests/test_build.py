@@ -439,7 +439,7 @@ def test_push_with_no_hub_is_not_pushed_exit_3(
     assert main(["build", "--raw", str(raw), "--out", str(out.parent / "o4"), "--push", "me/x"]) == 3
     err = capsys.readouterr().err
     assert "rsmmvp build: error: not pushed to me/x: ConnectionError" in err
-    assert "huggingface-cli upload me/x" in err and secret not in err and "Traceback" not in err
+    assert "hf upload me/x" in err and secret not in err and "Traceback" not in err
     assert len(datasets.load_dataset(str(out.parent / "o4"), split="test")) == 10  # built, only not pushed
 
 

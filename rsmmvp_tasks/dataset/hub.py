@@ -5,7 +5,7 @@
   local hub cache) with ``huggingface_hub.snapshot_download``. Offline with nothing cached, the
   error names the repo and the two ways out.
 - :func:`push_folder`: create the dataset repo and upload a built folder. The token comes from
-  the argument, ``HF_TOKEN`` or the stored ``huggingface-cli login``; it is never printed or logged.
+  the argument, ``HF_TOKEN`` or the stored ``hf auth login``; it is never printed or logged.
   Any failure (no token, offline, refused) is a :class:`HubSourceError` saying "not pushed" and why.
 
 Errors: a path that does not exist and is not a hub id is :class:`SourceNotFoundError` (exit code 2);
@@ -72,13 +72,13 @@ def push_folder(
     from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR
 
     retry = (
-        f"the folder {folder} is complete; push it later with `huggingface-cli upload {repo_id} {folder} "
+        f"the folder {folder} is complete; push it later with `hf upload {repo_id} {folder} "
         "--repo-type dataset` or rerun `rsmmvp build` with --push"
     )
     token = token or os.environ.get("HF_TOKEN") or get_token()
     if not token:
         raise HubSourceError(
-            "not pushed: no Hugging Face token: set HF_TOKEN or run `huggingface-cli login` "
+            "not pushed: no Hugging Face token: set HF_TOKEN or run `hf auth login` "
             f"(the token is read, never printed); {retry}"
         )
     try:

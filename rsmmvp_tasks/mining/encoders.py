@@ -200,7 +200,7 @@ def _load_failure(model_id: str, exc: BaseException) -> str:
                 f"(config.json, preprocessor_config.json and the weights, as save_pretrained writes them) ({cause})")
     if model_id.startswith((".", "/", "~")) or "\\" in model_id or model_id.count("/") > 1:
         return f"--encoder {model_id}: no such folder (a local model folder, or a hub id like org/name, is expected)"
-    return not_loadable(f"--encoder {model_id}", model_id, exc, f"huggingface-cli download {model_id}",
+    return not_loadable(f"--encoder {model_id}", model_id, exc, f"hf download {model_id}",
                         "pass a local folder holding the saved model")
 
 

@@ -211,7 +211,7 @@ def _load(loader: Callable[[], Any], where: str, hub_name: str | None = None) ->
         if hub_name is None:
             raise ImageSourceError(f"{where}: cannot be loaded as a dataset ({cause})") from None
         raise ImageSourceError(not_loadable(
-            where, hub_name, exc, f"huggingface-cli download --repo-type dataset {hub_name}",
+            where, hub_name, exc, f"hf download --repo-type dataset {hub_name}",
             "give a local folder, .parquet file or save_to_disk folder")) from None
 
 

@@ -216,7 +216,7 @@ def _load_errors(pretrained: str, local: Path) -> Iterator[None]:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"rsmmvp_clip: cannot load pretrained={pretrained!r}: {where}. Download it once where the hub is "
-            f"reachable (`huggingface-cli download {pretrained} --local-dir DIR`) and pass pretrained=DIR "
+            f"reachable (`hf download {pretrained} --local-dir DIR`) and pass pretrained=DIR "
             f"(a local folder). transformers said: {first_line}"
         ) from exc
 
