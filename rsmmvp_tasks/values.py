@@ -6,7 +6,8 @@ empty, and callers that treat both alike use :func:`text_or_empty`.
 
 - :func:`is_missing` — the test itself;
 - :func:`none_if_missing` — the value, or ``None`` when missing;
-- :func:`text_or_empty` — the value as stripped text, ``""`` when missing.
+- :func:`text_or_empty` — the value as stripped text, ``""`` when missing;
+- :func:`float_or_none` — a number as ``float``, ``None`` when missing (JSON has no NaN).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["is_missing", "none_if_missing", "text_or_empty"]
+__all__ = ["is_missing", "none_if_missing", "text_or_empty", "float_or_none"]
 
 
 def is_missing(value: Any) -> bool:
@@ -43,3 +44,8 @@ def none_if_missing(value: Any) -> Any:
 def text_or_empty(value: Any) -> str:
     """``value`` as stripped text; ``""`` when it is missing."""
     return "" if is_missing(value) else str(value).strip()
+
+
+def float_or_none(value: Any) -> float | None:
+    """``value`` as a ``float``; ``None`` when it is missing (what results files write for NaN)."""
+    return None if is_missing(value) else float(value)

@@ -47,6 +47,7 @@ from rsmmvp_tasks.evaluation import task as plain
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC
 from rsmmvp_tasks.evaluation.scoring import clustered_stderr, mean_stderr
 from rsmmvp_tasks.schema import letter_to_index, option_letters
+from rsmmvp_tasks.values import float_or_none
 
 __all__ = [
     "VARIANT_FIELDS",
@@ -175,7 +176,7 @@ class Collapsed:
             "consistent": self.consistent,
             "position_biased": sum(self.position_biased),
             "all_readable": self.all_readable,
-            "position_bias_rate": None if math.isnan(rate) else rate,
+            "position_bias_rate": float_or_none(rate),
             "incomplete_questions": self.incomplete_questions,
         }
 
@@ -260,30 +261,27 @@ def question_records(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     return questions
 
 
-def _num(x: float) -> float | None:
-    return None if x is None or math.isnan(x) else float(x)
-
 
 def aggregate_unreadable_rate(items: list[Any]) -> float | None:
     """Share of replies (all orders) stating no single choice."""
     replies = collapse(items).replies
-    return _num(sum(r["pred"] is None for r in replies) / len(replies)) if replies else None
+    return float_or_none(sum(r["pred"] is None for r in replies) / len(replies)) if replies else None
 
 
 def aggregate_unreadable_rate_stderr(items: list[Any]) -> float | None:
     """Standard error of the reply-level unreadable rate, clustered by pair."""
     replies = collapse(items).replies
-    return _num(clustered_stderr([float(r["pred"] is None) for r in replies], [r["pair_id"] for r in replies]))
+    return float_or_none(clustered_stderr([float(r["pred"] is None) for r in replies], [r["pair_id"] for r in replies]))
 
 
 def aggregate_position_bias_rate(items: list[Any]) -> float | None:
     """Share of questions (all replies readable) whose chosen letter is the same in every order."""
-    return _num(collapse(items).position_bias_rate)
+    return float_or_none(collapse(items).position_bias_rate)
 
 
 def aggregate_position_bias_rate_stderr(items: list[Any]) -> float | None:
     """Standard error of the position-bias rate (questions as units)."""
-    return _num(mean_stderr([float(b) for b in collapse(items).position_biased]))
+    return float_or_none(mean_stderr([float(b) for b in collapse(items).position_biased]))
 
 
 def aggregate_details(items: list[Any]) -> dict[str, Any]:

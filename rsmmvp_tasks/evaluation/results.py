@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rsmmvp_tasks.evaluation.scoring import Scores
+from rsmmvp_tasks.values import float_or_none
 
 __all__ = ["DETAILS_METRIC", "FINGERPRINT_FIELDS", "dataset_fingerprint", "details_from_scores", "read_details"]
 
@@ -80,9 +81,6 @@ def dataset_fingerprint(rows: Iterable[Mapping[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def _num(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
 
 def _rsmmvp_version() -> str:
     from rsmmvp_tasks import __version__
@@ -104,25 +102,25 @@ def details_from_scores(scores: Scores, fingerprint: str | None) -> dict[str, An
     """The details object of a scored run (the schema in the module docstring)."""
     return {
         "question_accuracy": {
-            "value": _num(scores.question_accuracy),
-            "ci_low": _num(scores.question_accuracy_ci[0]),
-            "ci_high": _num(scores.question_accuracy_ci[1]),
+            "value": float_or_none(scores.question_accuracy),
+            "ci_low": float_or_none(scores.question_accuracy_ci[0]),
+            "ci_high": float_or_none(scores.question_accuracy_ci[1]),
         },
         "pair_accuracy": {
-            "value": _num(scores.pair_accuracy),
-            "ci_low": _num(scores.pair_accuracy_ci[0]),
-            "ci_high": _num(scores.pair_accuracy_ci[1]),
+            "value": float_or_none(scores.pair_accuracy),
+            "ci_low": float_or_none(scores.pair_accuracy_ci[0]),
+            "ci_high": float_or_none(scores.pair_accuracy_ci[1]),
         },
-        "unreadable_rate": _num(scores.unreadable_rate),
+        "unreadable_rate": float_or_none(scores.unreadable_rate),
         "n_questions": int(scores.n_questions),
         "n_pairs": int(scores.n_pairs),
         "incomplete_pairs": list(scores.incomplete_pairs),
         "per_pattern": {
             pattern: {
                 "pairs": int(n),
-                "pair_accuracy": _num(acc),
-                "ci_low": _num(scores.per_pattern_ci.get(pattern, (math.nan, math.nan))[0]),
-                "ci_high": _num(scores.per_pattern_ci.get(pattern, (math.nan, math.nan))[1]),
+                "pair_accuracy": float_or_none(acc),
+                "ci_low": float_or_none(scores.per_pattern_ci.get(pattern, (math.nan, math.nan))[0]),
+                "ci_high": float_or_none(scores.per_pattern_ci.get(pattern, (math.nan, math.nan))[1]),
             }
             for pattern, (n, acc) in scores.per_pattern.items()
         },

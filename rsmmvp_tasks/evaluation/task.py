@@ -42,6 +42,7 @@ from rsmmvp_tasks.evaluation.judge import judge_fields, summarize as summarize_j
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, details_from_scores
 from rsmmvp_tasks.evaluation.scoring import QuestionResult, Scores, format_pattern_table, score
 from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
+from rsmmvp_tasks.values import float_or_none
 
 try:  # lmms-eval logs through loguru; its CLI shows nothing of stdlib logging below WARNING
     from loguru import logger as _log
@@ -239,38 +240,35 @@ def _scores_of_pattern(items: Sequence[Any], pattern: str) -> Scores:
     return _CACHE[key]
 
 
-def _num(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
 
 def aggregate_question_accuracy(items: list[Any]) -> float | None:
     """Share of questions answered right (an unreadable reply is wrong)."""
-    return _num(_scores_of_run(items).question_accuracy)
+    return float_or_none(_scores_of_run(items).question_accuracy)
 
 
 def aggregate_question_accuracy_stderr(items: list[Any]) -> float | None:
     """Standard error of question accuracy, clustered by pair."""
-    return _num(_scores_of_run(items).question_accuracy_se)
+    return float_or_none(_scores_of_run(items).question_accuracy_se)
 
 
 def aggregate_pair_accuracy(items: list[Any]) -> float | None:
     """Share of complete pairs with every question right."""
-    return _num(_scores_of_run(items).pair_accuracy)
+    return float_or_none(_scores_of_run(items).pair_accuracy)
 
 
 def aggregate_pair_accuracy_stderr(items: list[Any]) -> float | None:
     """Standard error of pair accuracy (pairs are independent)."""
-    return _num(_scores_of_run(items).pair_accuracy_se)
+    return float_or_none(_scores_of_run(items).pair_accuracy_se)
 
 
 def aggregate_unreadable_rate(items: list[Any]) -> float | None:
     """Share of replies stating no single choice."""
-    return _num(_scores_of_run(items).unreadable_rate)
+    return float_or_none(_scores_of_run(items).unreadable_rate)
 
 
 def aggregate_unreadable_rate_stderr(items: list[Any]) -> float | None:
     """Standard error of the unreadable rate, clustered by pair."""
-    return _num(_scores_of_run(items).unreadable_rate_se)
+    return float_or_none(_scores_of_run(items).unreadable_rate_se)
 
 
 def aggregate_details(items: list[Any]) -> dict[str, Any]:
@@ -301,10 +299,10 @@ def _pattern_aggregators(pattern: str) -> tuple[_Aggregation, _Aggregation]:
 
     def aggregate(items: list[Any]) -> float | None:
         n, acc = _scores_of_pattern(items, pattern).per_pattern.get(pattern, (0, math.nan))
-        return _num(acc) if n else None
+        return float_or_none(acc) if n else None
 
     def aggregate_stderr(items: list[Any]) -> float | None:
-        return _num(_scores_of_pattern(items, pattern).per_pattern_se.get(pattern, math.nan))
+        return float_or_none(_scores_of_pattern(items, pattern).per_pattern_se.get(pattern, math.nan))
 
     aggregate.__name__ = f"aggregate_pair_accuracy_{pattern}"
     aggregate.__doc__ = f"Pair accuracy over complete pairs of the visual pattern {label!r} (None if none)."

@@ -41,6 +41,7 @@ from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.imagery.geo import Footprint, pair_separation
 from rsmmvp_tasks.imagery.tile import TABLE_NAME, read_tile_table
 from rsmmvp_tasks.mining.pairs import PAIRS_PLACE_COLUMNS
+from rsmmvp_tasks.values import is_missing
 
 __all__ = [
     "PLACE_COLUMNS",
@@ -81,13 +82,9 @@ class TilePlaces:
 
     def footprint(self, path: str | None) -> Footprint | None:
         row = self.lookup(path)
-        if row is None or not row.get("crs") or _missing(row.get("left")):
+        if row is None or not row.get("crs") or is_missing(row.get("left")):
             return None
         return Footprint(row["crs"], (row["left"], row["bottom"], row["right"], row["top"]))
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def find_tile_table(explicit: str | Path | None, manifest: Mapping[str, Any]) -> Path | None:
@@ -183,13 +180,13 @@ class PlaceRule:
 def _geo(row: Mapping[str, Any] | None) -> str | None:
     if row is None:
         return None
-    bounds = None if _missing(row.get("left")) else [float(row[k]) for k in ("left", "bottom", "right", "top")]
+    bounds = None if is_missing(row.get("left")) else [float(row[k]) for k in ("left", "bottom", "right", "top")]
     limits = row.get("limits")
     payload = {
         "scene": row["scene"], "window": [int(row[k]) for k in ("col_off", "row_off", "width", "height")],
         "crs": row.get("crs") or None, "bounds": bounds,
-        "lon": None if _missing(row.get("lon")) else round(float(row["lon"]), 6),
-        "lat": None if _missing(row.get("lat")) else round(float(row["lat"]), 6),
+        "lon": None if is_missing(row.get("lon")) else round(float(row["lon"]), 6),
+        "lat": None if is_missing(row.get("lat")) else round(float(row["lat"]), 6),
         "bands": row.get("bands"), "stretch": row.get("stretch"),
         "limits": json.loads(limits) if isinstance(limits, str) and limits else None,
     }

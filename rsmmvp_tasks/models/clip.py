@@ -209,15 +209,15 @@ def _load_errors(pretrained: str, local: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        where = ("the folder exists but lacks part of a transformers model (config.json, weights, tokenizer files, "
-                 "preprocessor_config.json)" if local.is_dir() else
-                 "it is not a local folder and could not be loaded from the Hugging Face hub or its local cache "
-                 "(offline, a typo, or a gated repo)")
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        from rsmmvp_tasks.mining.hf import cause_of, not_loadable
+
+        if not local.is_dir():  # a hub id: the one message every command gives for hub ids it cannot load
+            raise InputError(not_loadable("rsmmvp_clip", pretrained, exc, f"`hf download {pretrained} --local-dir DIR`",
+                                          "pass pretrained=DIR (a local folder)")) from exc
         raise InputError(
-            f"rsmmvp_clip: cannot load pretrained={pretrained!r}: {where}. Download it once where the hub is "
-            f"reachable (`hf download {pretrained} --local-dir DIR`) and pass pretrained=DIR "
-            f"(a local folder). transformers said: {first_line}"
+            f"rsmmvp_clip: cannot load pretrained={pretrained!r}: the folder exists but lacks part of a transformers "
+            "model (config.json, weights, tokenizer files, preprocessor_config.json). "
+            f"transformers said: {cause_of(exc)}"
         ) from exc
 
 
