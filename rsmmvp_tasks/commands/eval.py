@@ -55,10 +55,13 @@ class EvalOutcome:
     errors: list[str] = field(default_factory=list)
     results_files: list[Path] = field(default_factory=list)
     missing_tasks: list[str] = field(default_factory=list)
+    #: only the main process (rank 0) writes results; the other ranks are judged by their errors alone
+    writes_results: bool = True
 
     @property
     def ok(self) -> bool:
-        return not self.errors and bool(self.results_files) and not self.missing_tasks
+        found = bool(self.results_files) and not self.missing_tasks
+        return not self.errors and (found or not self.writes_results)
 
 
 def _option(args: Sequence[str], name: str) -> str | None:
@@ -141,6 +144,8 @@ def _tasks_in(results_file: Path) -> set[str]:
 def run_lmms_eval(args: Sequence[str]) -> EvalOutcome:
     """Run lmms-eval in this process with ``args`` and report what it left behind."""
     argv, output, tasks = prepare_args(args)
+    from rsmmvp_tasks.evaluation.hook import install_log_redaction
+
     outcome = EvalOutcome()
     started = time.time() - 1.0  # file mtimes may be rounded down
     saved_argv = sys.argv
@@ -148,7 +153,7 @@ def run_lmms_eval(args: Sequence[str]) -> EvalOutcome:
     try:
         import lmms_eval.__main__ as lmms_main
 
-        _redact_logs()
+        install_log_redaction()
         single = getattr(lmms_main, "cli_evaluate_single", None)
 
         def recording_single(*a: Any, **kw: Any) -> Any:
@@ -174,22 +179,14 @@ def run_lmms_eval(args: Sequence[str]) -> EvalOutcome:
     finally:
         sys.argv = saved_argv
     if not _is_main_process():
-        return EvalOutcome(errors=outcome.errors, results_files=[Path("-")])  # rank > 0 writes no results
+        outcome.writes_results = False
+        return outcome
     outcome.results_files = _results_since(output, started)
     present: set[str] = set()
     for f in outcome.results_files:
         present |= _tasks_in(f)
     outcome.missing_tasks = [t for t in tasks if t not in present]
     return outcome
-
-
-def _redact_logs() -> None:
-    """Install the entry-point hook's redaction of token-shaped values in lmms-eval's log, if present."""
-    from rsmmvp_tasks.evaluation import hook
-
-    installer = getattr(hook, "install_log_redaction", None)
-    if callable(installer):
-        installer()
 
 
 def _is_main_process() -> bool:
@@ -204,9 +201,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     outcome = run_lmms_eval(args.lmms_args)
     if outcome.ok:
-        if _is_main_process():
-            for f in outcome.results_files:
-                print(f"rsmmvp eval: results in {f}")
+        for f in outcome.results_files:  # none on ranks > 0
+            print(f"rsmmvp eval: results in {f}")
         return EXIT_OK
     if outcome.errors:
         lines = outcome.errors[-1].strip().splitlines() or ["(no message)"]
