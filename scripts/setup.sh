@@ -7,6 +7,11 @@
 #   VENV=.venv-x bash scripts/setup.sh     # another venv folder
 #   EXTRAS="" bash scripts/setup.sh        # the package alone, as `pip install .` gives users (default EXTRAS=test)
 #   TORCH_SPEC="torch==2.x.y" / TORCH_SPEC=""   # another torch, or keep the one already in the venv (a CUDA build)
+#   RSMMVP_NO_BROWSER=1 bash scripts/setup.sh   # do not install headless Chromium for the browser tests
+#
+# The browser tests need headless Chromium and its driver (Debian's chromium and chromium-driver). With the test
+# extras, setup installs them through apt when it runs as root with apt-get available; otherwise it prints one line
+# saying so, and those tests are skipped (with a summary line) -- except under CI, where a missing browser fails.
 #
 # Why the lock: upstream releases move under us (filelock 4.3.1 removed filelock._api, which lmms-eval 0.7.3 imports,
 # and every new install broke with no change of ours). The lock pins every package of a venv that passed the tests
@@ -74,4 +79,17 @@ if ! "$VENV/bin/python" -c "import torchvision" >/dev/null 2>&1; then
   pip uninstall -q -y torchvision
 fi
 "$VENV/bin/rsmmvp" tasks-path >/dev/null
+if [ -n "$EXTRAS" ] && [ -z "${RSMMVP_NO_BROWSER:-}" ]; then
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    :
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing headless Chromium for the browser tests (apt-get install chromium chromium-driver)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }; then
+      echo "[setup] could not install chromium/chromium-driver with apt-get: the browser tests will be skipped" >&2
+    fi
+  else
+    echo "[setup] no headless Chromium, and not root with apt-get to install it: the browser tests will be skipped" \
+         "(as root: apt-get install -y chromium chromium-driver)" >&2
+  fi
+fi
 echo "[setup] done in $(( $(date +%s) - start )) s: $("$VENV/bin/python" -c 'import torch, lmms_eval, transformers, datasets; print(f"torch {torch.__version__}, transformers {transformers.__version__}, datasets {datasets.__version__}")')"
