@@ -11,7 +11,8 @@ column                    type                        meaning
 ``index``                 int                         unique row id (MMVP's 1-based ``Index``)
 ``pair_id``               str                         shared by the rows of one pair
 ``question``              str                         the question, identical within a pair
-``options``               list[str]                   2+ answer options, in letter order (A, B, ...)
+``options``               list[str]                   2+ answer options, in letter order (A, B, ...); none
+                                                      empty, no two alike (:func:`option_problems`)
 ``answer``                str                         the correct option letter, ``"A"``, ``"B"``, ...
 ``pattern``               str                         visual pattern, one of :data:`PATTERNS`
 ``image``                 image                       the image the question is asked about
@@ -51,6 +52,8 @@ __all__ = [
     "option_letters",
     "letter_to_index",
     "normalize_pattern",
+    "option_key",
+    "option_problems",
     "features",
 ]
 
@@ -155,6 +158,58 @@ def letter_to_index(letter: str) -> int:
     if not isinstance(letter, str) or len(letter.strip()) != 1 or not letter.strip().isalpha():
         raise ValueError(f"not an option letter: {letter!r}")
     return ord(letter.strip().upper()) - ord("A")
+
+
+def option_key(option: Any) -> str:
+    """How two options are compared for sameness: case-folded, runs of whitespace as one space, stripped.
+
+    ``option_key(" Yes ") == option_key("yes") == option_key("YES")``; ``option_key("North  south") ==
+    option_key("north south")``.
+    """
+    return re.sub(r"\s+", " ", str(option)).strip().casefold()
+
+
+def option_problems(options: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """The breaches of the contract by one row's option list, as ``(code, message)``; ``[]`` when fine.
+
+    The contract: at least two options, none empty (or only whitespace), and no two the same once
+    compared by :func:`option_key` (``["Yes", "yes "]`` are one option twice: a model choosing either
+    would be right, or wrong, by letter alone). Codes: ``empty_options`` (fewer than two options, or
+    an empty one: ``["Yes", "No", ""]``, what ``"(a) Yes (b) No (c)"`` parses to) and
+    ``duplicate_options``. Both :func:`rsmmvp_tasks.dataset.validate.validate_dataset` (``rsmmvp
+    validate``, ``build``) and every task's ``process_docs`` (through the validator) apply this check.
+
+    >>> option_problems(["Yes", "No"])
+    []
+    >>> [code for code, _ in option_problems(["Yes", " yes"])]
+    ['duplicate_options']
+    """
+    texts = [str(o) for o in options]
+    letters = option_letters(min(len(texts), 26))
+    problems: list[tuple[str, str]] = []
+    empty = [letter for letter, text in zip(letters, texts) if not text.strip()]
+    if len(texts) - len(empty) < 2:
+        problems.append(("empty_options", f"needs at least 2 non-empty options, has {texts}"))
+    elif empty:
+        problems.append(
+            ("empty_options", f"option(s) {', '.join(empty)} of {texts} are empty; remove them or write their text")
+        )
+    seen: dict[str, str] = {}
+    for letter, text in zip(letters, texts):
+        key = option_key(text)
+        if not key:
+            continue
+        if key in seen:
+            problems.append(
+                (
+                    "duplicate_options",
+                    f"options {seen[key]} and {letter} of {texts} are the same text (compared ignoring case and "
+                    "spacing); every option must differ",
+                )
+            )
+        else:
+            seen[key] = letter
+    return problems
 
 
 def features(with_provenance: bool = True) -> Any:

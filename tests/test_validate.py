@@ -39,6 +39,7 @@ def test_all_defects_at_once_are_all_listed(tmp_path: Path) -> None:
         "options_not_list",
         "image_degenerate",
         "same_image",
+        "duplicate_options",
     } == set(CODES)
 
 
@@ -149,7 +150,7 @@ def test_both_rows_of_a_pair_with_the_same_image(tmp_path: Path) -> None:
     report = validate_dataset(rows)
     (violation,) = report.violations
     assert (violation.row, violation.code, violation.pair_id) == (2, "same_image", "1")
-    assert "[2, 3] use the same image" in violation.message
+    assert "[2, 3] show the same picture" in violation.message
     assert validate_dataset(rows, check_images=False).ok  # image checks off: not looked at
 
 
@@ -192,3 +193,103 @@ def test_pair_size_below_one_is_a_usage_error(tmp_path: Path) -> None:
     rows = read_raw(make_raw_layout(tmp_path))
     with pytest.raises(UsageError, match="at least 1"):
         validate_dataset(rows, pair_size=0)
+
+
+def _encodings_of_one_picture(path: Path) -> list[bytes]:
+    """The picture at ``path`` encoded four ways: PNG at two compression levels, lossless WebP, PNG with text."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    picture = Image.open(path).convert("RGB")
+    out = []
+    for fmt, kwargs in (
+        ("PNG", {"compress_level": 0}),
+        ("PNG", {"compress_level": 9}),
+        ("WEBP", {"lossless": True}),
+        ("PNG", {"pnginfo": PngImagePlugin.PngInfo()}),
+    ):
+        if "pnginfo" in kwargs:
+            kwargs["pnginfo"].add_text("Comment", "saved again")
+        buf = io.BytesIO()
+        picture.save(buf, format=fmt, **kwargs)
+        out.append(buf.getvalue())
+    assert len(set(out)) == len(out)  # four different files
+    return out
+
+
+@pytest.mark.parametrize("second", [1, 2, 3])
+def test_one_picture_encoded_twice_is_the_same_image(tmp_path: Path, second: int) -> None:
+    rows = read_raw(make_raw_layout(tmp_path))
+    encodings = _encodings_of_one_picture(Path(rows[2]["image"]))
+    rows[2]["image"], rows[3]["image"] = encodings[0], encodings[second]
+    report = validate_dataset(rows)
+    assert [(v.row, v.code) for v in report.violations] == [(2, "same_image")], report.format()
+
+
+def test_one_pixel_apart_is_not_the_same_image(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    rows = read_raw(make_raw_layout(tmp_path))
+    picture = Image.open(rows[2]["image"]).convert("RGB")
+    other = picture.copy()
+    r, g, b = other.getpixel((0, 0))
+    other.putpixel((0, 0), ((r + 1) % 256, g, b))
+    for k, im in ((2, picture), (3, other)):
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        rows[k]["image"] = buf.getvalue()
+    assert validate_dataset(rows).ok
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        (["Yes", "Yes"], "duplicate_options"),
+        (["Yes", " yes "], "duplicate_options"),
+        (["North  south", "north south"], "duplicate_options"),
+        (["Yes", "No", ""], "empty_options"),
+        (["Yes", "No", "   "], "empty_options"),
+        (["Yes", ""], "empty_options"),
+    ],
+)
+def test_duplicate_or_empty_options_are_refused(tmp_path: Path, options: list[str], code: str) -> None:
+    rows = read_raw(make_raw_layout(tmp_path))
+    for row in rows[:2]:
+        row["options"] = list(options)
+    report = validate_dataset(rows, check_images=False)
+    assert {(v.row, v.code) for v in report.violations} == {(0, code), (1, code)}, report.format()
+
+
+def test_parsed_trailing_empty_option_is_refused_by_validate_and_process_docs(tmp_path: Path) -> None:
+    from rsmmvp_tasks.dataset.build import rows_to_dataset
+    from rsmmvp_tasks.dataset.raw import parse_options
+    from rsmmvp_tasks.errors import DataViolationError
+    from rsmmvp_tasks.evaluation import circular, task
+
+    rows = read_raw(make_raw_layout(tmp_path))
+    for row in rows[:2]:
+        row["options"] = parse_options("(a) Yes (b) No (c)")
+    assert "empty_options" in validate_dataset(rows, check_images=False).codes()
+    ds = rows_to_dataset(rows)
+    for process_docs in (task.process_docs, circular.process_docs):
+        with pytest.raises(DataViolationError, match="empty_options"):
+            process_docs(ds)
+    for row in rows[:2]:
+        row["options"] = ["Yes", "YES"]
+    with pytest.raises(DataViolationError, match="duplicate_options"):
+        task.process_docs(rows_to_dataset(rows))
+
+
+def test_cli_refuses_duplicate_options_in_a_raw_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    root = make_raw_layout(tmp_path)
+    [table] = [p for p in root.rglob("*.csv")]
+    frame = pd.read_csv(table, dtype=str, keep_default_na=False)
+    frame.loc[0, "Options"] = frame.loc[1, "Options"] = "(a) Yes (b) yes"
+    frame.to_csv(table, index=False)
+    assert main(["validate", str(root)]) == 1
+    assert "[duplicate_options]" in capsys.readouterr().out

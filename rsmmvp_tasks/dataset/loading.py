@@ -37,7 +37,7 @@ __all__ = ["UnreadableDatasetError", "cache_root", "is_built", "load_rsmmvp", "p
 
 #: violations that make a raw layout unusable for evaluation (others, e.g. a missing pattern column
 #: as in MMVP's own hub copy, are logged but tolerated)
-_FATAL = {"missing_column", "image_missing", "image_unreadable", "answer_range", "empty_options"}
+_FATAL = {"missing_column", "image_missing", "image_unreadable", "answer_range", "empty_options", "duplicate_options"}
 
 
 class UnreadableDatasetError(InputError):

@@ -12,7 +12,8 @@ Violation codes
 ``duplicate_index``    two rows share an ``index``
 ``empty_question``     the question is empty
 ``options_not_list``   ``options`` is not a list (e.g. one string: the prompt would list a character per option)
-``empty_options``      fewer than two non-empty options
+``empty_options``      fewer than two options, or an empty one (:func:`rsmmvp_tasks.schema.option_problems`)
+``duplicate_options``  two options alike, compared ignoring case and spacing (``["Yes", "yes"]``)
 ``answer_range``       the answer is not one of the option letters
 ``unknown_pattern``    the pattern is not a known visual pattern (:data:`~rsmmvp_tasks.schema.PATTERNS`)
 ``image_missing``      no image
@@ -25,7 +26,8 @@ Violation codes
 ``question_mismatch``  rows of a pair ask different questions
 ``options_mismatch``   rows of a pair offer different options
 ``same_answer``        all rows of a pair have the same answer (pairs need opposite answers)
-``same_image``         two rows of a pair use the same image (identical bytes)
+``same_image``         two rows of a pair show the same picture: the same decoded pixels (:func:`pixel_digest`),
+                       however the files were encoded (PNG levels, PNG and lossless WebP)
 =====================  ==========================================================================
 
 Image checks do not depend on process-wide PIL settings: lmms-eval sets
@@ -41,15 +43,15 @@ import io
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import UsageError
-from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS, option_letters
+from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS, option_letters, option_problems
 
-__all__ = ["CODES", "DEGENERATE_RANGE", "ValidationReport", "Violation", "validate_dataset"]
+__all__ = ["CODES", "DEGENERATE_RANGE", "ValidationReport", "Violation", "pixel_digest", "validate_dataset"]
 
 CODES = (
     "missing_column",
@@ -57,6 +59,7 @@ CODES = (
     "empty_question",
     "options_not_list",
     "empty_options",
+    "duplicate_options",
     "answer_range",
     "unknown_pattern",
     "image_missing",
@@ -176,8 +179,20 @@ def _degenerate(im: Any) -> str | None:
     )
 
 
+def pixel_digest(im: Any) -> str:
+    """sha256 of what the model sees of ``im``: its size and the bytes of its RGB conversion.
+
+    Two files holding one picture (PNG at two compression levels, PNG and lossless WebP, with or
+    without metadata) have the same digest; any pixel that differs changes it.
+    """
+    rgb = im.convert("RGB")
+    h = hashlib.sha256(f"{rgb.size[0]}x{rgb.size[1]}:".encode())
+    h.update(rgb.tobytes())
+    return h.hexdigest()
+
+
 def _image_problem(image: Any) -> tuple[tuple[str, str] | None, str | None]:
-    """(``None`` or (code, reason), sha256 of the image's bytes or ``None`` when it has none)."""
+    """(``None`` or (code, reason), :func:`pixel_digest` of the decoded image or ``None`` when it has none)."""
     from PIL import Image
 
     if (
@@ -192,21 +207,15 @@ def _image_problem(image: Any) -> tuple[tuple[str, str] | None, str | None]:
         return ("image_missing", f"image file not found: {image if isinstance(image, str) else image.get('path')}"), None
     except OSError as exc:
         return ("image_unreadable", f"cannot read the image file ({type(exc).__name__}: {exc})"), None
-    if isinstance(source, Image.Image):
-        try:
-            with _strict_decoding():
-                source.load()
-            digest = hashlib.sha256(source.tobytes()).hexdigest()
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is this row's violation, not a crash
-            return ("image_unreadable", f"cannot decode the image ({type(exc).__name__}: {exc})"), None
-        return (None if (why := _degenerate(source)) is None else ("image_degenerate", why)), digest
-    digest = hashlib.sha256(source).hexdigest()
     try:
-        with _strict_decoding(), Image.open(io.BytesIO(source)) as im:
+        with _strict_decoding(), (
+            nullcontext(source) if isinstance(source, Image.Image) else Image.open(io.BytesIO(source))
+        ) as im:
             im.load()
             why = _degenerate(im)
+            digest = pixel_digest(im)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is this row's violation, not a crash
-        return ("image_unreadable", f"cannot decode the image ({type(exc).__name__}: {exc})"), digest
+        return ("image_unreadable", f"cannot decode the image ({type(exc).__name__}: {exc})"), None
     return (None if why is None else ("image_degenerate", why)), digest
 
 
@@ -236,7 +245,7 @@ def _row_problems(
     row: Mapping[str, Any], columns: list[str], check_images: bool
 ) -> tuple[list[tuple[str, str]], str | None]:
     """(code, message) of each breach within one row (pairs and duplicates are checked elsewhere), and
-    the sha256 of the row's image bytes (``None`` unchecked or absent)."""
+    the :func:`pixel_digest` of the row's image (``None`` unchecked or absent)."""
     problems: list[tuple[str, str]] = []
     if "question" in columns and not str(row.get("question") or "").strip():
         problems.append(("empty_question", "the question is empty"))
@@ -251,8 +260,7 @@ def _row_problems(
             )
         )
     elif "options" in columns:
-        if sum(bool(o) for o in options) < 2:
-            problems.append(("empty_options", f"needs at least 2 non-empty options, has {options}"))
+        problems += option_problems(options)
         letters = option_letters(min(len(options), 26))
         if "answer" in columns and str(row.get("answer")) not in letters:
             problems.append(
@@ -291,7 +299,7 @@ def _pair_problems(
             by_image[digests[position]].append(position)
     for rows in by_image.values():
         if len(rows) > 1:
-            problems.append(("same_image", f"{rows} use the same image (identical bytes); a pair needs different images"))
+            problems.append(("same_image", f"{rows} show the same picture (identical decoded pixels); a pair needs different images"))
     return [(code, f"rows {where} {message}") for code, message in problems]
 
 
