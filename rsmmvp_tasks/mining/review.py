@@ -38,8 +38,6 @@ Errors: :class:`~rsmmvp_tasks.mining.pairs.PairsError` for a missing or malforme
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
 import math
@@ -61,6 +59,7 @@ from rsmmvp_tasks.mining.pairs import (
 )
 from rsmmvp_tasks.pages import render_page
 from rsmmvp_tasks.schema import PATTERNS
+from rsmmvp_tasks.thumbnails import thumbnail_data_uri  # re-exported: its home moved to a neutral module
 
 __all__ = ["DATA_PLACEHOLDER", "TEMPLATE_NAME", "page_data", "thumbnail_data_uri", "write_review_page"]
 
@@ -74,25 +73,6 @@ DATA_PLACEHOLDER = "__RSMMVP_DATA__"
 
 # PAIRS columns the page shows in their own places (others go to the card's score line).
 _KNOWN = frozenset(PAIRS_COLUMNS) | {"geo_a", "geo_b", PAIRS_READ_COLUMN}  # places are shown under each image
-
-
-def thumbnail_data_uri(path: str | Path, max_side: int = 384, quality: int = 85, settings: Any = None) -> str:
-    """A JPEG ``data:`` URI of the image at ``path``, downscaled to fit ``max_side`` pixels.
-
-    Decoded by :func:`rsmmvp_tasks.imagery.read.read_image` (GeoTIFF, 16-bit and float data stretched;
-    ``settings``, a :class:`~rsmmvp_tasks.imagery.read.ReadSettings`, as the images were embedded).
-    Raises ``ValueError`` (:class:`~rsmmvp_tasks.imagery.read.ImageryError`) when the file cannot be read
-    and PIL's ``DecompressionBombError`` when it has more pixels than PIL allows.
-    """
-    from PIL import Image
-
-    from rsmmvp_tasks.imagery.read import read_image
-
-    im = read_image(path, settings, max_side=2 * max_side).image
-    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=quality, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _json_scalar(value: Any) -> Any:

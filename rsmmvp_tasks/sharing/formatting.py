@@ -9,7 +9,7 @@ from typing import Any
 
 from rsmmvp_tasks.schema import PATTERNS
 
-__all__ = ["pct", "interval", "ordered_patterns", "pattern_title", "md_table", "html_table", "html_page"]
+__all__ = ["pct", "interval", "ordered_patterns", "pattern_title", "md_escape", "md_table", "html_table", "html_page"]
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -35,6 +35,24 @@ def ordered_patterns(names: Iterable[str]) -> list[str]:
 def pattern_title(name: str) -> str:
     """The readable name of a pattern (MMVP's wording), or the name itself."""
     return PATTERNS.get(name, name)
+
+
+#: characters :func:`md_escape` writes as entities (raw HTML) or backslash escapes (Markdown syntax)
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_SYNTAX = frozenset("\\`*[]|")
+
+
+def md_escape(value: Any) -> str:
+    """``value`` as inert Markdown text, on one line: what it says is shown, nothing it holds is markup.
+
+    ``&``, ``<`` and ``>`` become entities (so ``<img src=x onerror=...>`` is shown, never rendered as
+    HTML by a renderer that allows inline HTML); backslash, backtick, ``*``, ``[``, ``]`` and ``|`` are
+    backslash-escaped (no code span, bold, link or image, and a table cell is not split); line breaks
+    become spaces. ``_`` is kept (``rule_vlm`` stays readable; CommonMark does not emphasise inside a
+    word). Safe in table cells, headings and running text.
+    """
+    text = " ".join(str(value).splitlines())
+    return "".join(_MD_ENTITIES.get(c) or ("\\" + c if c in _MD_SYNTAX else c) for c in text)
 
 
 def _md_cell(value: Any) -> str:
