@@ -21,6 +21,7 @@ import yaml
 from conftest import run_lmms_eval
 
 from rsmmvp_tasks.evaluation import circular
+from rsmmvp_tasks.evaluation.aggregation import METRIC_LIST, aggregate
 from rsmmvp_tasks.evaluation import task as plain
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, read_details
 from rsmmvp_tasks import mini_dataset_dir, tasks_dir
@@ -44,7 +45,7 @@ def simulate(rows: list[dict[str, Any]], reply: Callable[[dict[str, Any]], str])
     for row in rows:
         for key, value in circular.process_results(row, [reply(row)]).items():
             values[key].append(value)
-    return {key: getattr(circular, circular.AGGREGATIONS[key])(items) for key, items in values.items()}
+    return {key: aggregate(items) for key, items in values.items()}
 
 
 def original(row: Mapping[str, Any], letter: str) -> str:
@@ -155,7 +156,7 @@ def test_records_carry_the_variant_and_details_read_back(expanded: list[dict[str
     results_json = {"results": {"rsmmvp_mini_circular": {f"{DETAILS_METRIC},none": details}}}
     assert read_details(results_json, "rsmmvp_mini_circular")["n_questions"] == 18
     with pytest.raises(ValueError, match="source_index"):
-        circular.aggregate_question_accuracy([plain.process_results(expanded[0], ["A"])["question_accuracy"]])
+        circular.metric_value("question_accuracy", [plain.process_results(expanded[0], ["A"])["question_accuracy"]])
 
 
 def test_question_records_collapse_a_circular_samples_file_only(expanded: list[dict[str, Any]]) -> None:
@@ -179,20 +180,17 @@ _Loader.add_constructor("!function", lambda loader, node: loader.construct_scala
 
 @pytest.mark.parametrize("name, base", [("rsmmvp_mini_circular.yaml", "rsmmvp_mini.yaml"),
                                         ("rsmmvp_circular.yaml", "rsmmvp.yaml")])
-def test_yaml_lists_the_plain_metrics_with_circular_aggregations(name: str, base: str) -> None:
+def test_yaml_holds_only_what_differs_from_the_plain_task(name: str, base: str) -> None:
     config = yaml.load((FOLDER / name).read_text(), Loader=_Loader)
-    template = yaml.load((FOLDER / "_default_template_yaml").read_text(), Loader=_Loader)
+    assert set(config) == {"task", "task_alias", "include", "process_docs", "process_results"}
     assert config["include"] == base and config["task"] == name[:-5]
     prefix = "rsmmvp_tasks.evaluation.circular."
-    listed = {m["metric"]: m["aggregation"] for m in config["metric_list"]}
-    assert listed == {m: prefix + fn for m, fn in circular.AGGREGATIONS.items()}, (
-        "the circular metric list must be the template's plus position_bias_rate: regenerate it from "
-        "rsmmvp_tasks.evaluation.circular.AGGREGATIONS")
-    assert [m["metric"] for m in config["metric_list"]] == list(circular.METRICS)
-    higher = {m["metric"]: m["higher_is_better"] for m in template["metric_list"]}
-    assert all(m["higher_is_better"] == higher.get(m["metric"], False) for m in config["metric_list"])
-    for tag in [config["process_docs"], config["process_results"], *listed.values()]:
+    for tag in [config["process_docs"], config["process_results"]]:
         assert callable(getattr(circular, tag.removeprefix(prefix)))
+
+
+def test_the_template_metric_list_serves_the_circular_tasks() -> None:
+    assert [m["metric"] for m in METRIC_LIST] == list(circular.METRICS)
 
 
 # ---- lmms-eval ------------------------------------------------------------------------------

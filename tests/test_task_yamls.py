@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from rsmmvp_tasks.evaluation.task import AGGREGATIONS, METRICS
+from rsmmvp_tasks.evaluation.aggregation import METRICS, aggregate
 from rsmmvp_tasks import tasks_dir
 from rsmmvp_tasks import PATTERNS
 
@@ -34,13 +34,18 @@ def _utils():
 
 def test_template_reports_every_metric_in_order() -> None:
     template = _load("_default_template_yaml")
-    assert [m["metric"] for m in template["metric_list"]] == list(METRICS)
+    assert template["metric_list"] == ("!function", "utils.metric_list")  # built from schema.PATTERNS
+    metric_list = _utils().metric_list
+    assert [m["metric"] for m in metric_list] == list(METRICS)
+    assert all(m["aggregation"] is aggregate for m in metric_list)  # one aggregation serves every metric
     assert {f"pair_accuracy_{p}" for p in PATTERNS} <= set(METRICS)
-    assert {m["metric"]: m["aggregation"][1].split(".", 1)[1] for m in template["metric_list"]} == AGGREGATIONS
     # lmms-eval 0.7.3 prints every metric as a row except *_stderr ones: the table rows are these
     rows = [m for m in METRICS if not m.endswith("_stderr")]
-    assert rows == ["question_accuracy", "pair_accuracy", "unreadable_rate", *(f"pair_accuracy_{p}" for p in PATTERNS)]
+    assert rows == ["question_accuracy", "pair_accuracy", "unreadable_rate", *(f"pair_accuracy_{p}" for p in PATTERNS),
+                    "position_bias_rate"]
     assert all(f"{m}_stderr" in METRICS for m in rows)
+    # every _stderr companion comes after its metric (lmms-eval overwrites <m>_stderr when aggregating <m>)
+    assert all(METRICS.index(f"{m}_stderr") > METRICS.index(m) for m in rows)
 
 
 def test_every_function_tag_resolves_to_a_package_function() -> None:
@@ -50,9 +55,12 @@ def test_every_function_tag_resolves_to_a_package_function() -> None:
         names += re.findall(r"!function\s+utils\.(\w+)", path.read_text())
     assert names
     for name in names:
-        fn = getattr(utils, name, None)
-        assert callable(fn), f"utils.{name} is not defined"
-        assert fn.__module__.startswith("rsmmvp_tasks."), f"utils.{name} must live in the rsmmvp_tasks package"
+        obj = getattr(utils, name, None)
+        assert obj is not None, f"utils.{name} is not defined"
+        fns = [m["aggregation"] for m in obj] if isinstance(obj, list) else [obj]
+        for fn in fns:
+            assert callable(fn), f"utils.{name} is not callable"
+            assert fn.__module__.startswith("rsmmvp_tasks."), f"utils.{name} must live in the rsmmvp_tasks package"
 
 
 def test_utils_holds_no_logic() -> None:

@@ -17,8 +17,8 @@ How (functions named by ``task_yamls/rsmmvp/rsmmvp*_circular.yaml``):
   ``--limit`` cuts at most one question short.
 - :func:`process_results`: the plain task's record for the reply (answer reading, judge), plus those
   three fields, plus the ``position_bias_rate`` keys.
-- ``aggregate_*``: :func:`collapse` the replies into one record per original question, then the
-  plain task's aggregation of the same name -- so question and pair accuracy, intervals, standard
+- :func:`metric_value`: :func:`collapse` the replies into one record per original question, then the
+  plain task's :func:`~rsmmvp_tasks.evaluation.task.metric_value` -- so question and pair accuracy, intervals, standard
   errors, the per-pattern rows and the details are computed exactly as for the plain task. The
   collapsed ``pred`` is the option chosen in every order (original letter), ``None`` when a reply
   is unreadable, or the choices joined by ``/`` (e.g. ``"A/B"``, wrong) when the orders disagree.
@@ -53,7 +53,8 @@ __all__ = [
     "VARIANT_FIELDS",
     "POSITION_BIAS_METRIC",
     "METRICS",
-    "AGGREGATIONS",
+    "is_circular",
+    "metric_value",
     "option_orders",
     "expand_options",
     "process_docs",
@@ -138,12 +139,17 @@ def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str,
     }
     record = {**_record_of(out["question_accuracy"]), **extra}
     fingerprint = next((v.fingerprint for v in out.values() if isinstance(v, plain.RecordRef)), None)
-    ref = plain.RecordRef(record, fingerprint)
-    extended = {k: (ref if isinstance(v, plain.RecordRef) else record if isinstance(v, Mapping) else v)
+    extended = {k: (plain.RecordRef(record, fingerprint, k) if isinstance(v, plain.RecordRef)
+                    else record if isinstance(v, Mapping) else v)
                 for k, v in out.items()}
-    extended[POSITION_BIAS_METRIC] = ref
-    extended[f"{POSITION_BIAS_METRIC}_stderr"] = ref
+    for name in (POSITION_BIAS_METRIC, f"{POSITION_BIAS_METRIC}_stderr"):
+        extended[name] = plain.RecordRef(record, fingerprint, name)
     return extended
+
+
+def is_circular(items: Sequence[Any]) -> bool:
+    """Whether these items are replies of a circular task (their records carry :data:`VARIANT_FIELDS`)."""
+    return bool(items) and all(name in _record_of(items[0]) for name in VARIANT_FIELDS)
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -299,24 +305,19 @@ def aggregate_details(items: list[Any]) -> dict[str, Any]:
     return details
 
 
-def _on_questions(metric: str, name: str) -> Callable[[list[Any]], Any]:
-    base = getattr(plain, name)
-
-    def aggregate(items: list[Any]) -> Any:
-        return base(collapse(items).items)
-
-    aggregate.__name__ = name
-    aggregate.__qualname__ = name
-    aggregate.__doc__ = f"The plain task's ``{metric}`` over the questions (every order right and the same option)."
-    return aggregate
+_OWN: dict[str, Callable[[list[Any]], Any]] = {
+    "unreadable_rate": aggregate_unreadable_rate,
+    "unreadable_rate_stderr": aggregate_unreadable_rate_stderr,
+    POSITION_BIAS_METRIC: aggregate_position_bias_rate,
+    f"{POSITION_BIAS_METRIC}_stderr": aggregate_position_bias_rate_stderr,
+    DETAILS_METRIC: aggregate_details,
+}
 
 
-_OWN = {"unreadable_rate", "unreadable_rate_stderr", DETAILS_METRIC}
-for _metric, _name in plain.AGGREGATIONS.items():
-    if _metric not in _OWN:
-        globals()[_name] = _on_questions(_metric, _name)
-
-#: the aggregation function of each metric of the circular tasks, by metric name
-AGGREGATIONS: dict[str, str] = {**plain.AGGREGATIONS, POSITION_BIAS_METRIC: "aggregate_position_bias_rate",
-                                f"{POSITION_BIAS_METRIC}_stderr": "aggregate_position_bias_rate_stderr"}
-__all__ += sorted(set(AGGREGATIONS.values()))
+def metric_value(metric: str, items: Sequence[Any]) -> Any:
+    """The value of ``metric`` over a circular task's replies: the reply-level and position-bias metrics and the
+    details here, every other metric the plain task's over the collapsed questions (every order right and the
+    same option)."""
+    if metric in _OWN:
+        return _OWN[metric](list(items))
+    return plain.metric_value(metric, collapse(items).items)

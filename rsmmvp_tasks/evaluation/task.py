@@ -18,10 +18,14 @@
   of ``question_accuracy``; every other key holds a :class:`RecordRef`, which carries the same
   record in memory (and through lmms-eval's gathering across ranks) but is written to the samples
   file as the short text :data:`RecordRef.TEXT`, so each samples line holds the record once.
-- ``aggregate_*``: one function per metric of the task template. They share one scoring per task
-  and run: :func:`rsmmvp_tasks.evaluation.scoring.score` runs once per distinct set of records (a
-  content-keyed cache, so two tasks in one process never share a result unless their records are
-  identical), and logs the incomplete-pair warning and the per-pattern table once.
+- :func:`metric_value`: the value of any metric of the template over its items; the template's one
+  aggregation function (:func:`rsmmvp_tasks.evaluation.aggregation.aggregate`, as MMStar's one
+  aggregation serves its categories) reads which metric it is aggregating from the items and calls it.
+  All metrics share one scoring per task and run: :func:`rsmmvp_tasks.evaluation.scoring.score` runs
+  once per distinct set of records (a content-keyed cache, so two tasks in one process never share a
+  result unless their records are identical), and logs the incomplete-pair warning and the
+  per-pattern table once. Adding a visual pattern is one entry in :data:`rsmmvp_tasks.schema.PATTERNS`
+  plus its ``pair_accuracy_<pattern>`` lines in the template's metric list (a test keeps them equal).
 
 What a run shows: lmms-eval's printed table has ``question_accuracy``, ``pair_accuracy``,
 ``unreadable_rate`` and one ``pair_accuracy_<pattern>`` row per pattern present, each with its
@@ -34,7 +38,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter, OrderedDict
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from rsmmvp_tasks.errors import DataViolationError
 from rsmmvp_tasks.evaluation.answers import extract_choice
@@ -146,15 +150,27 @@ class RecordRef(str):
 
     record: dict[str, Any]
     fingerprint: str | None
+    #: the metric this reference is filed under (what the one aggregation function reads)
+    metric: str
 
-    def __new__(cls, record: Mapping[str, Any], fingerprint: str | None = None) -> "RecordRef":
+    def __new__(cls, record: Mapping[str, Any], fingerprint: str | None = None, metric: str = "") -> "RecordRef":
         self = super().__new__(cls, cls.TEXT)
         self.record = dict(record)
         self.fingerprint = fingerprint
+        self.metric = metric
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RecordRef, (self.record, self.fingerprint))
+        return (RecordRef, (self.record, self.fingerprint, self.metric))
+
+
+def metric_of(items: Sequence[Any]) -> str:
+    """The metric a list of items belongs to: the ``metric`` of its :class:`RecordRef` items; plain records are
+    ``question_accuracy``'s (the one metric whose value is the record itself)."""
+    for item in items:
+        if isinstance(item, RecordRef) and item.metric:
+            return item.metric
+    return "question_accuracy"
 
 
 def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, Any]:
@@ -178,16 +194,13 @@ def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str,
         "correct": pred is not None and pred == str(doc["answer"]),
         **judged,
     }
-    ref = RecordRef(record, doc.get("dataset_fingerprint"))
+    fingerprint = doc.get("dataset_fingerprint")
     pattern_metric = f"pair_accuracy_{record['pattern']}"
     routed = ["pair_accuracy", "unreadable_rate"]
     if pattern_metric in PATTERN_METRICS:
         routed.append(pattern_metric)
-    out: dict[str, Any] = {"question_accuracy": record}
-    out.update({name: ref for name in routed})
-    out.update({f"{name}_stderr": ref for name in ["question_accuracy", *routed]})
-    out[DETAILS_METRIC] = ref
-    return out
+    names = [*routed, *(f"{name}_stderr" for name in ["question_accuracy", *routed]), DETAILS_METRIC]
+    return {"question_accuracy": record, **{name: RecordRef(record, fingerprint, name) for name in names}}
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -241,34 +254,28 @@ def _scores_of_pattern(items: Sequence[Any], pattern: str) -> Scores:
 
 
 
-def aggregate_question_accuracy(items: list[Any]) -> float | None:
-    """Share of questions answered right (an unreadable reply is wrong)."""
-    return float_or_none(_scores_of_run(items).question_accuracy)
+def metric_value(metric: str, items: Sequence[Any]) -> Any:
+    """The value of ``metric`` (any name of :data:`METRICS`) over a task's items (records or :class:`RecordRef`).
 
-
-def aggregate_question_accuracy_stderr(items: list[Any]) -> float | None:
-    """Standard error of question accuracy, clustered by pair."""
-    return float_or_none(_scores_of_run(items).question_accuracy_se)
-
-
-def aggregate_pair_accuracy(items: list[Any]) -> float | None:
-    """Share of complete pairs with every question right."""
-    return float_or_none(_scores_of_run(items).pair_accuracy)
-
-
-def aggregate_pair_accuracy_stderr(items: list[Any]) -> float | None:
-    """Standard error of pair accuracy (pairs are independent)."""
-    return float_or_none(_scores_of_run(items).pair_accuracy_se)
-
-
-def aggregate_unreadable_rate(items: list[Any]) -> float | None:
-    """Share of replies stating no single choice."""
-    return float_or_none(_scores_of_run(items).unreadable_rate)
-
-
-def aggregate_unreadable_rate_stderr(items: list[Any]) -> float | None:
-    """Standard error of the unreadable rate, clustered by pair."""
-    return float_or_none(_scores_of_run(items).unreadable_rate_se)
+    ``question_accuracy``: share of questions answered right (an unreadable reply is wrong);
+    ``pair_accuracy``: share of complete pairs with every question right; ``unreadable_rate``: share of
+    replies stating no single choice; ``pair_accuracy_<pattern>``: pair accuracy over that pattern's complete
+    pairs (``None`` if none); ``<metric>_stderr``: its standard error (question-level rates clustered by pair,
+    pairs independent); :data:`DETAILS_METRIC`: :func:`aggregate_details`. Undefined values are ``None``.
+    """
+    if metric == DETAILS_METRIC:
+        return aggregate_details(items)
+    base, se = (metric[: -len("_stderr")], True) if metric.endswith("_stderr") else (metric, False)
+    if base in HEADLINE_METRICS:
+        return float_or_none(getattr(_scores_of_run(items), f"{base}_se" if se else base))
+    if base in PATTERN_METRICS:
+        pattern = base[len("pair_accuracy_"):]
+        scores = _scores_of_pattern(items, pattern)
+        if se:
+            return float_or_none(scores.per_pattern_se.get(pattern, math.nan))
+        n, acc = scores.per_pattern.get(pattern, (0, math.nan))
+        return float_or_none(acc) if n else None
+    raise KeyError(f"rsmmvp: {metric!r} is not a metric of the rsmmvp task template ({', '.join(METRICS)})")
 
 
 def aggregate_details(items: list[Any]) -> dict[str, Any]:
@@ -291,35 +298,5 @@ def aggregate_details(items: list[Any]) -> dict[str, Any]:
     return details
 
 
-_Aggregation = Callable[[list[Any]], "float | None"]
-
-
-def _pattern_aggregators(pattern: str) -> tuple[_Aggregation, _Aggregation]:
-    label = PATTERNS[pattern]
-
-    def aggregate(items: list[Any]) -> float | None:
-        n, acc = _scores_of_pattern(items, pattern).per_pattern.get(pattern, (0, math.nan))
-        return float_or_none(acc) if n else None
-
-    def aggregate_stderr(items: list[Any]) -> float | None:
-        return float_or_none(_scores_of_pattern(items, pattern).per_pattern_se.get(pattern, math.nan))
-
-    aggregate.__name__ = f"aggregate_pair_accuracy_{pattern}"
-    aggregate.__doc__ = f"Pair accuracy over complete pairs of the visual pattern {label!r} (None if none)."
-    aggregate_stderr.__name__ = f"aggregate_pair_accuracy_{pattern}_stderr"
-    aggregate_stderr.__doc__ = f"Standard error of the pair accuracy of {label!r} (None with fewer than 2 pairs)."
-    return aggregate, aggregate_stderr
-
-
-for _pattern in PATTERNS:
-    _agg, _agg_stderr = _pattern_aggregators(_pattern)
-    _agg.__module__ = _agg_stderr.__module__ = __name__
-    globals()[_agg.__name__] = _agg
-    globals()[_agg_stderr.__name__] = _agg_stderr
-
-#: the aggregation function of each metric, by metric name (what the template's metric_list names)
-AGGREGATIONS: dict[str, str] = {m: f"aggregate_{m}" for m in METRICS if m != DETAILS_METRIC}
-AGGREGATIONS[DETAILS_METRIC] = "aggregate_details"
-
 #: what task_yamls/rsmmvp/utils.py re-exports (every name a YAML may reference)
-__all__ = ["METRICS", "RecordRef", "process_docs", "process_hub_docs", "process_results", *AGGREGATIONS.values()]
+__all__ = ["METRICS", "RecordRef", "metric_of", "metric_value", "process_docs", "process_hub_docs", "process_results"]
