@@ -96,7 +96,39 @@ def test_model_label_masks_secret_args() -> None:
     assert model_label("dummy", "response=A") == "dummy (response=A)"
     assert model_label("dummy", "") == "dummy"
     label = model_label("my_vlm", f"pretrained=org/m,token={TOKEN},max_new_tokens=8")
-    assert TOKEN not in label and label == "my_vlm (pretrained=org/m,token=***,max_new_tokens=8)"
+    assert TOKEN not in label and label == "my_vlm (max_new_tokens=8,pretrained=org/m)"  # secrets dropped, sorted
+
+
+@pytest.mark.parametrize("variant", [
+    "dtype=float32,pretrained=/w/llava", "pretrained=/w/llava,dtype=float32", " dtype = float32 , pretrained=/w/llava ",
+    "pretrained=/w/llava,,dtype=float32,", f"pretrained=/w/llava,dtype=float32,token={TOKEN}",
+    "pretrained=/w/llava,dtype=float32,api_key=sk-abcdefghijklmnopqrstuvwx", {"dtype": "float32", "pretrained": "/w/llava"},
+])
+def test_model_identity_is_normalised(variant: Any) -> None:
+    from rsmmvp_tasks.sharing.runs import normalise_model_args
+
+    assert normalise_model_args(variant) == "dtype=float32,pretrained=/w/llava"
+
+
+def test_run_identity_labels_and_judge() -> None:
+    from rsmmvp_tasks.sharing.runs import RunIdentity, judge_identity
+
+    ident = RunIdentity(task="rsmmvp_circular", protocol="circular", fingerprint="ab" * 32,
+                        model="llava_hf (device=cpu,pretrained=/data/models/llava-1.5-7b-hf/)", judge="off",
+                        scoring_version="2", model_name="llava_hf",
+                        model_args="device=cpu,pretrained=/data/models/llava-1.5-7b-hf/")
+    assert ident.short_label == "llava-1.5-7b-hf"  # the last part of a local path
+    assert "rsmmvp_circular (circular)" in ident.full_label and "abababababab" in ident.full_label
+    assert "ab" * 32 in ident.describe() and "\n" not in ident.describe()
+    hub = RunIdentity("rsmmvp", "plain", None, "llava_hf (pretrained=llava-hf/llava-1.5-7b-hf)", "off", "2",
+                      "llava_hf", "pretrained=llava-hf/llava-1.5-7b-hf")
+    assert hub.short_label == "llava-hf/llava-1.5-7b-hf" and RunIdentity("t", "plain", None, "dummy", "off", "2",
+                                                                      "dummy").short_label == "dummy"
+    # a judge that never answered (every call failed: switched off after a 401) did not judge the run
+    failed = {"judge": {"model": "gpt-x", "judged": 3, "answered": 0, "none": 0, "unreadable": 0, "failed": 3}}
+    assert judge_identity(failed) == "off" and judge_identity({}) == "off"
+    answered = {"judge": {**failed["judge"], "answered": 2, "failed": 1}, "judge_prompt_version": "1"}
+    assert judge_identity(answered) == "gpt-x (prompt 1)"
 
 
 # ---- hand-made boards (no lmms-eval) --------------------------------------------------------

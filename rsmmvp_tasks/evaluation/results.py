@@ -21,7 +21,8 @@ The details (:func:`read_details` returns exactly this)::
      "pair_accuracy": {"value": float, "ci_low": float, "ci_high": float},
      "unreadable_rate": float, "n_questions": int, "n_pairs": int, "incomplete_pairs": [pair_id, ...],
      "per_pattern": {pattern: {"pairs": int, "pair_accuracy": float, "ci_low": float, "ci_high": float}},
-     "dataset_fingerprint": str, "rsmmvp_version": str}
+     "dataset_fingerprint": str, "rsmmvp_version": str,
+     "scoring_version": str, "judge_prompt_version": str}
 
 Intervals are 95% percentile bootstrap intervals over pairs (2000 draws, seed 0); ``n_pairs``
 counts complete pairs; ``incomplete_pairs`` names the pairs with a question missing from the run
@@ -33,7 +34,10 @@ Optional entries (:data:`OPTIONAL_KEYS`, returned by :func:`read_details` when p
 when an LLM judge read unreadable replies (:func:`rsmmvp_tasks.evaluation.judge.summarize`), and
 ``circular`` for the option-order tasks (:meth:`rsmmvp_tasks.evaluation.circular.Collapsed.summary`),
 and ``lmms_eval_version``, the installed lmms-eval release (the results file's own ``lmms_eval_version``
-is the git state of the folder lmms-eval ran in).
+is the git state of the folder lmms-eval ran in), ``scoring_version`` (:data:`SCORING_VERSION`) and
+``judge_prompt_version`` (:data:`rsmmvp_tasks.evaluation.judge.PROMPT_VERSION`, what a judge of this run
+was asked with): with the task, the fingerprint, the model and the judge they make a run's identity
+(:class:`rsmmvp_tasks.sharing.runs.RunIdentity`); runs written before they were recorded lack them.
 """
 
 from __future__ import annotations
@@ -47,10 +51,15 @@ from typing import Any
 from rsmmvp_tasks.evaluation.scoring import Scores
 from rsmmvp_tasks.values import float_or_none
 
-__all__ = ["DETAILS_METRIC", "FINGERPRINT_FIELDS", "dataset_fingerprint", "details_from_scores", "read_details"]
+__all__ = ["DETAILS_METRIC", "FINGERPRINT_FIELDS", "SCORING_VERSION", "dataset_fingerprint", "details_from_scores",
+           "read_details"]
 
 #: the results key (without lmms-eval's ``,none`` filter suffix) that holds the details
 DETAILS_METRIC = "rsmmvp_details_stderr"
+
+#: the version of how replies become scores (the answer reader, the pair rule, the metrics): runs scored under
+#: different versions are not "the same model" on a board. Bump it whenever a change can move a score.
+SCORING_VERSION = "2"
 
 #: the row fields the fingerprint covers, in this order
 FINGERPRINT_FIELDS: tuple[str, ...] = ("index", "question", "options", "answer")
@@ -98,6 +107,12 @@ def _lmms_eval_version() -> str | None:
         return None
 
 
+def _judge_prompt_version() -> str:
+    from rsmmvp_tasks.evaluation.judge import PROMPT_VERSION
+
+    return str(PROMPT_VERSION)
+
+
 def details_from_scores(scores: Scores, fingerprint: str | None) -> dict[str, Any]:
     """The details object of a scored run (the schema in the module docstring)."""
     return {
@@ -127,6 +142,8 @@ def details_from_scores(scores: Scores, fingerprint: str | None) -> dict[str, An
         "dataset_fingerprint": fingerprint or "",
         "rsmmvp_version": _rsmmvp_version(),
         "lmms_eval_version": _lmms_eval_version(),
+        "scoring_version": SCORING_VERSION,
+        "judge_prompt_version": _judge_prompt_version(),
     }
 
 
@@ -143,7 +160,7 @@ _KEYS = (
 )
 
 #: entries present only in some runs (see the module docstring)
-OPTIONAL_KEYS = ("judge", "circular", "lmms_eval_version")
+OPTIONAL_KEYS = ("judge", "circular", "lmms_eval_version", "scoring_version", "judge_prompt_version")
 
 
 def read_details(results_json: dict[str, Any], task: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ __all__ = [
     "mcnemar_exact",
     "holm",
     "compare_outcomes",
+    "wilson_interval",
 ]
 
 #: resamples and seed of the paired bootstrap (fixed: the same board always prints the same interval)
@@ -89,6 +90,21 @@ def mcnemar_exact(b: int, c: int) -> float:
         return 1.0
     tail = Fraction(sum(math.comb(n, i) for i in range(min(b, c) + 1)), 2**n)
     return float(min(Fraction(1), 2 * tail))
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) of a proportion ``successes / n`` (``n >= 1``).
+
+    >>> [round(v, 4) for v in wilson_interval(0, 10)]
+    [0.0, 0.2775]
+    """
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"wilson_interval: need 0 <= successes <= n and n >= 1 (got {successes}, {n})")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
