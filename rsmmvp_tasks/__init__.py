@@ -61,7 +61,7 @@ _EXPORTS: dict[str, str] = {
     "format_pattern_table": "rsmmvp_tasks.evaluation.scoring",
     "read_details": "rsmmvp_tasks.evaluation.results",
     "dataset_fingerprint": "rsmmvp_tasks.evaluation.results",
-    "redact_secrets": "rsmmvp_tasks.evaluation.hook",
+    "redact_secrets": "rsmmvp_tasks.secrets",
     "JudgeConfig": "rsmmvp_tasks.evaluation.judge",
     "get_judge": "rsmmvp_tasks.evaluation.judge",
     # sharing results: reports, boards, paired tests

@@ -31,14 +31,15 @@ import importlib.machinery
 import inspect
 import logging
 import os
-import re
 import sys
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
+from rsmmvp_tasks.secrets import install_log_redaction
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["manifests", "patch_task_manager", "FALLBACK_HINT", "redact_secrets", "install_log_redaction", "REDACTED"]
+__all__ = ["manifests", "patch_task_manager", "FALLBACK_HINT"]
 
 _TASKS_MODULE = "lmms_eval.tasks"
 _PATCH_FLAG = "_rsmmvp_tasks_patched"
@@ -160,104 +161,3 @@ class _PatchingLoader(importlib.abc.Loader):
 
     def __getattr__(self, name: str) -> Callable[..., Any]:  # get_resource_reader, is_package, ...
         return getattr(self._inner, name)
-
-
-# --------------------------------------------------------------------------- secrets in logs
-
-#: what a secret is replaced by
-REDACTED = "***"
-
-_KEY = r"(?:(?:hf|access|auth|api|bearer)_?)?token|api_?key|secret|password|passwd"
-#: ``'token': 'x'``, ``"token": "x"``, ``token=x``, ``HF_TOKEN=x`` (keys matched whole, any case)
-_KEY_VALUE = re.compile(
-    rf"(?P<key>(?<![A-Za-z0-9])(?:{_KEY})(?![A-Za-z0-9])(?P<kq>['\"]?)\s*[:=]\s*)"
-    r"(?:(?P<q>['\"])(?P<quoted>(?:(?!(?P=q)).)*)(?P=q)|(?P<bare>[^\s,;'\"}\])]+))",
-    re.IGNORECASE,
-)
-#: values shaped like tokens wherever they appear: Hugging Face (``hf_...``), OpenAI-style
-#: (``sk-...``), and bearer tokens in headers
-_TOKEN_SHAPED = (
-    (re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{20,}"), "hf_" + REDACTED),
-    (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}"), "sk-" + REDACTED),
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\g<1>" + REDACTED),
-)
-#: values of a secret-named key that are not secrets (left as they are)
-_NOT_SECRET = {"", "none", "null", "true", "false", REDACTED}
-
-
-def _redact_value(match: re.Match[str]) -> str:
-    value = match.group("quoted") if match.group("q") else match.group("bare")
-    if value is None or value.strip().lower() in _NOT_SECRET:
-        return match.group(0)
-    quote = match.group("q") or ""
-    return f"{match.group('key')}{quote}{REDACTED}{quote}"
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` with token-shaped values and the values of secret-named keys replaced by ``***``.
-
-    Replaced: ``hf_`` + 20 or more letters/digits (Hugging Face tokens), ``sk-`` keys, ``Bearer x``,
-    and the value of any key named ``token``, ``hf_token``, ``access_token``, ``api_key``,
-    ``secret``, ``password`` (any case) written ``key: value``, ``key=value``, ``'key': 'value'`` or
-    ``"key": "value"`` -- unless that value is empty, ``None``, ``True`` or ``False``. Keys that only
-    contain such a word (``max_new_tokens``) are left alone. Idempotent.
-    """
-    if not text:
-        return text
-    text = _KEY_VALUE.sub(_redact_value, text)
-    for pattern, replacement in _TOKEN_SHAPED:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-_REDACTOR_FLAG = "_rsmmvp_redactor"
-
-
-def install_log_redaction() -> bool:
-    """Pass every log message of this process through :func:`redact_secrets`; idempotent.
-
-    - loguru (lmms-eval's logger): a core patcher, chained after any patcher already configured.
-      A patcher survives ``logger.remove()`` / ``logger.add()``, which lmms-eval's CLI calls after
-      the entry point ran, and runs before every handler.
-    - stdlib ``logging``: a record factory that stores the redacted, formatted message.
-
-    Returns True when loguru is covered (it is what lmms-eval logs through), False when loguru is
-    not importable (stdlib logging is still covered).
-    """
-    _install_stdlib_redaction()
-    try:
-        from loguru import logger as loguru_logger
-    except ImportError:  # pragma: no cover - loguru comes with lmms-eval
-        return False
-    previous = getattr(getattr(loguru_logger, "_core", None), "patcher", None)
-    if getattr(previous, _REDACTOR_FLAG, False):
-        return True
-
-    def patcher(record: Any) -> None:
-        if previous is not None:
-            previous(record)
-        record["message"] = redact_secrets(record["message"])
-
-    setattr(patcher, _REDACTOR_FLAG, True)
-    loguru_logger.configure(patcher=patcher)
-    return True
-
-
-def _install_stdlib_redaction() -> None:
-    factory = logging.getLogRecordFactory()
-    if getattr(factory, _REDACTOR_FLAG, False):
-        return
-
-    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = factory(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string is logging's to report, not ours
-            return record
-        clean = redact_secrets(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return record
-
-    setattr(redacting_factory, _REDACTOR_FLAG, True)
-    logging.setLogRecordFactory(redacting_factory)

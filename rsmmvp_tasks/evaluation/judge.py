@@ -69,6 +69,7 @@ from typing import Any
 
 from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.schema import option_letters
+from rsmmvp_tasks.secrets import redact, scrub_url
 
 __all__ = [
     "ENV_BASE_URL",
@@ -147,8 +148,13 @@ class JudgeConfig:
     def __post_init__(self) -> None:
         if not re.match(r"^https?://[^/\s]+", self.base_url):
             raise UsageError(
-                f"{ENV_BASE_URL}={self.base_url!r} is not an http(s) URL; set it to an OpenAI-compatible API "
-                "such as http://127.0.0.1:8000/v1"
+                f"{ENV_BASE_URL}={scrub_url(self.base_url)!r} is not an http(s) URL; set it to an OpenAI-compatible "
+                "API such as http://127.0.0.1:8000/v1"
+            )
+        if "@" in urllib.parse.urlsplit(self.base_url).netloc:  # never logged, never sent: it does not authenticate
+            raise UsageError(
+                f"{ENV_BASE_URL}={scrub_url(self.base_url)} holds a user name or password, which does not "
+                f"authenticate an OpenAI-compatible API: remove 'user:password@' and put the key in {ENV_API_KEY}"
             )
         if not self.model.strip():
             raise UsageError(f"{ENV_MODEL} is empty; set it to the judge model's name")
@@ -327,10 +333,7 @@ class Judge:
 
     def _scrub(self, text: str) -> str:
         """``text`` without the API key or anything shaped like one."""
-        key = self.config.api_key
-        if key:
-            text = text.replace(key, "***")
-        return re.sub(r"\b(sk-[A-Za-z0-9_\-*]{4,}|Bearer\s+\S+)", "***", text)
+        return redact(text, [self.config.api_key])
 
     def _post(self, messages: list[dict[str, str]]) -> Any:
         body: dict[str, Any] = {"model": self.config.model, "messages": messages, "temperature": 0}

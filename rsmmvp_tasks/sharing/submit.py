@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import DataViolationError, ServiceError, UsageError
+from rsmmvp_tasks.secrets import redact
 from rsmmvp_tasks.sharing.formatting import interval, pct
 from rsmmvp_tasks.sharing.runs import Run, load_runs
 
@@ -100,10 +101,6 @@ def _token() -> str | None:
     return os.environ.get("HF_TOKEN") or get_token()
 
 
-def _scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
-
-
 def submit(path: str | Path, repo_id: str, *, dry_run: bool = False, endpoint: str | None = None,
            task: str | None = None) -> tuple[Submission, str, Any]:
     """Validate and send (or with ``dry_run`` only describe) a submission.
@@ -137,7 +134,7 @@ def submit(path: str | Path, repo_id: str, *, dry_run: bool = False, endpoint: s
         status = getattr(getattr(exc, "response", None), "status_code", None)
         hint = {401: "the token was refused", 403: "the token may not open pull requests on this repo",
                 404: f"the dataset repo {repo_id} does not exist at {endpoint} or the token cannot see it"}.get(status, "")
-        raise ServiceError(_scrub(f"submitting to {repo_id} at {endpoint} failed ({type(exc).__name__}: "
+        raise ServiceError(redact(f"submitting to {repo_id} at {endpoint} failed ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else ''})" + (f": {hint}" if hint else ""),
-                                  token)) from None
+                                  [token])) from None
     return submission, description, getattr(info, "pr_url", None)
