@@ -54,7 +54,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rsmmvp_tasks.errors import InputError, UsageError
 from rsmmvp_tasks.secrets import drop_secret_args, redact
-from rsmmvp_tasks.secrets import redact
 
 __all__ = [
     "RESULTS_SUFFIX",
