@@ -1,7 +1,8 @@
 """The Hugging Face hub side: where the published benchmark lives, fetching a repo, pushing a folder.
 
 - :data:`HUB_REPO_ID`: the published RSMMVP data (the ``rsmmvp`` task's ``dataset_path``).
-- :func:`resolve_source`: a local folder as is, else a hub dataset id fetched (or found in the
+- :func:`resolve_source`: a local folder as is, else a shipped task name (``rsmmvp_mini``) as the
+  dataset of its YAML, else a hub dataset id fetched (or found in the
   local hub cache) with ``huggingface_hub.snapshot_download``. Offline with nothing cached, the
   error names the repo and the two ways out.
 - :func:`push_folder`: create the dataset repo and upload a built folder. The token comes from
@@ -19,6 +20,7 @@ import logging
 import os
 from pathlib import Path
 
+from rsmmvp_tasks.dataset.tasknames import shipped_task_datasets, task_dataset
 from rsmmvp_tasks.errors import InputError, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -38,13 +40,20 @@ class SourceNotFoundError(InputError, FileNotFoundError):
 
 
 def resolve_source(path_or_id: str | os.PathLike[str]) -> Path:
-    """A local path (returned as is) or a hub dataset id (returned as its local snapshot folder)."""
+    """A local path (returned as is), a shipped task name (``rsmmvp_mini``: the dataset its YAML names,
+    :mod:`rsmmvp_tasks.dataset.tasknames`) or a hub dataset id (returned as its local snapshot folder)."""
     local = Path(path_or_id).expanduser()
     if local.exists():
         return local
+    shipped = task_dataset(str(path_or_id))
+    if shipped is not None and shipped != str(path_or_id):
+        return resolve_source(shipped)
     repo_id = str(path_or_id)
     if repo_id.count("/") != 1 or repo_id.startswith((".", "/", "~")):
-        raise SourceNotFoundError(f"{repo_id}: no such file or folder, and not a hub dataset id of the form ORG/NAME")
+        raise SourceNotFoundError(
+            f"{repo_id}: no such file or folder, not a shipped task name ({', '.join(shipped_task_datasets())}) "
+            "and not a hub dataset id of the form ORG/NAME"
+        )
     from huggingface_hub import snapshot_download
 
     logger.info("fetching hub dataset %s (or its cached snapshot)", repo_id)
