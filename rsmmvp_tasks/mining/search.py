@@ -45,8 +45,26 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError, UsageError
+from rsmmvp_tasks.mining.ann import (
+    INDEXES,
+    build_index,
+    exact_close_pairs,
+    index_settings,
+    range_pairs,
+    recall_report,
+    require_faiss,
+)
 from rsmmvp_tasks.mining.devices import check_device
 from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS
+from rsmmvp_tasks.mining.precision import (
+    PRECISIONS,
+    auto_block,
+    low_precision,
+    matmul_margin,
+    rescore,
+    resolve_precision,
+)
+from rsmmvp_tasks.mining.resume import Checkpoint, data_fingerprint
 from rsmmvp_tasks.mining.store import Embeddings, ManifestMismatchError, read_cache
 
 __all__ = [
@@ -66,40 +84,69 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class MineParams:
-    """The mining rule and search settings (see the module docstring)."""
+    """The mining rule and search settings (see the module docstring).
+
+    ``block=None`` chooses the tile size from free memory (:func:`~rsmmvp_tasks.mining.precision.auto_block`);
+    ``precision`` is the candidate pass's matmul precision (``auto``, ``fp32``, ``tf32``, ``bf16``), which
+    never changes the result; ``index`` is ``exact`` or an approximate faiss index (``ivf``, ``hnsw``,
+    see :mod:`~rsmmvp_tasks.mining.ann`) with its settings (``None``: the measured defaults);
+    ``check_recall`` > 0 measures the recall of the candidate stage on that many random query images.
+    """
 
     clip_min: float = 0.95
     ssl_max: float = 0.6
     dup_threshold: float = 0.9
     max_per_image: int = 1
-    block: int = 4096
+    block: int | None = None
     max_candidates: int = 5_000_000
-    backend: str = "torch"  # "torch" | "faiss"
+    backend: str = "torch"  # "torch" | "faiss" (the exact index's engine)
     device: str = "cpu"
+    precision: str = "auto"
+    index: str = "exact"  # "exact" | "ivf" | "hnsw"
+    nlist: int | None = None
+    nprobe: int | None = None
+    hnsw_m: int | None = None
+    ef_search: int | None = None
+    check_recall: int = 0
+    seed: int = 0
 
     def check(self) -> None:
         """Raise :class:`~rsmmvp_tasks.errors.UsageError` on settings that cannot work, naming the option.
 
         Thresholds are cosines: finite numbers in [-1, 1] (``dup_threshold`` 1 keeps every pair but
-        identical images); sizes are >= 1; the backend is known; the device exists on this machine.
+        identical images); sizes are >= 1; the backend, precision and index are known; the device
+        exists on this machine.
         """
         for name in ("clip_min", "ssl_max", "dup_threshold"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or not -1.0 <= value <= 1.0:
                 raise UsageError(f"{name} (--{name.replace('_', '-')}) is a cosine similarity in [-1, 1], got {value!r}")
-        for name in ("max_per_image", "block", "max_candidates"):
+        optional = ("block", "nlist", "nprobe", "hnsw_m", "ef_search")
+        for name in ("max_per_image", "block", "max_candidates", "nlist", "nprobe", "hnsw_m", "ef_search"):
             value = getattr(self, name)
+            if value is None and name in optional:
+                continue
             if not isinstance(value, int) or value < 1:
                 raise UsageError(f"{name} (--{name.replace('_', '-')}) must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.check_recall, int) or self.check_recall < 0:
+            raise UsageError(f"check_recall (--check-recall) must be a whole number >= 0, got {self.check_recall!r}")
         if self.backend not in ("torch", "faiss"):
             raise UsageError(f"unknown backend {self.backend!r}; choose torch or faiss")
-        if self.backend == "torch":
-            check_device(self.device)
+        if self.precision != "auto" and self.precision not in PRECISIONS:
+            raise UsageError(f"unknown precision {self.precision!r} (--precision); choose auto, {', '.join(PRECISIONS)}")
+        if self.index not in INDEXES:
+            raise UsageError(f"unknown index {self.index!r} (--index); choose {', '.join(INDEXES)}")
+        check_device(self.device)
 
 
 @dataclass
 class Candidates:
-    """Pairs passing both thresholds: row indices ``i < j`` and their similarities (numpy arrays)."""
+    """Pairs passing both thresholds: row indices ``i < j`` and their similarities (numpy arrays).
+
+    ``clip`` is the exact (float64-rescored, stored as float32) CLIP cosine. ``watched`` holds the
+    CLIP-close pairs ``(i, j)`` (``(2, k)`` int64) touching the recall-check queries, before the SSL
+    filter; ``recall`` the report of :func:`~rsmmvp_tasks.mining.ann.recall_report` when measured.
+    """
 
     i: Any
     j: Any
@@ -107,6 +154,9 @@ class Candidates:
     ssl: Any
     near_duplicates: int = 0  # pairs dropped because ssl >= dup_threshold
     truncated: bool = False  # some candidates were dropped for max_candidates
+    watched: Any = None
+    recall: dict[str, Any] | None = None
+    search: dict[str, Any] = field(default_factory=dict)  # block, precision, index settings used
 
     @property
     def gap(self) -> Any:
@@ -123,14 +173,21 @@ def _empty_candidates() -> Candidates:
 
 
 class _Collector:
-    """Accumulates candidate chunks, pruning to the best ``limit`` gaps when they grow past it."""
+    """Accumulates candidate chunks, pruning to the best ``limit`` gaps when they grow past it.
 
-    def __init__(self, limit: int) -> None:
+    ``watch`` (a bool torch vector over rows, or ``None``) marks the recall-check queries whose
+    CLIP-close pairs are kept aside (:meth:`add_watched`). :meth:`state` / :meth:`restore` are the
+    arrays of a :class:`~rsmmvp_tasks.mining.resume.Checkpoint`.
+    """
+
+    def __init__(self, limit: int, watch: Any = None) -> None:
         self.limit = limit
         self.parts: list[tuple[Any, Any, Any, Any]] = []
         self.size = 0
         self.truncated = False
         self.near_duplicates = 0
+        self.watch = watch
+        self.watched: list[Any] = []
 
     def add(self, i: Any, j: Any, c: Any, s: Any) -> None:
         if len(i):
@@ -139,10 +196,27 @@ class _Collector:
             if self.size > 2 * self.limit:
                 self._prune()
 
+    def add_watched(self, i: Any, j: Any) -> None:
+        """Keep the pairs among torch ``(i, j)`` that touch a watched row."""
+        import numpy as np
+
+        if self.watch is None or not len(i):
+            return
+        hit = self.watch[i] | self.watch[j]
+        if bool(hit.any()):
+            self.watched.append(np.stack([i[hit].cpu().numpy(), j[hit].cpu().numpy()]))
+
+    def _concat(self) -> tuple[Any, Any, Any, Any]:
+        import numpy as np
+
+        if not self.parts:
+            return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
+        return tuple(np.concatenate(x) for x in zip(*self.parts))  # type: ignore[return-value]
+
     def _prune(self) -> None:
         import numpy as np
 
-        i, j, c, s = (np.concatenate(x) for x in zip(*self.parts))
+        i, j, c, s = self._concat()
         if len(i) > self.limit:
             keep = np.argpartition(-(c - s), self.limit - 1)[: self.limit]
             i, j, c, s = i[keep], j[keep], c[keep], s[keep]
@@ -153,6 +227,25 @@ class _Collector:
         self.parts = [(i, j, c, s)]
         self.size = len(i)
 
+    def _watched_array(self) -> Any:
+        import numpy as np
+
+        return np.concatenate(self.watched, axis=1) if self.watched else np.zeros((2, 0), np.int64)
+
+    def state(self) -> dict[str, Any]:
+        """The arrays that let :meth:`restore` continue this collection."""
+        import numpy as np
+
+        i, j, c, s = self._concat()
+        return {"i": i, "j": j, "clip": c, "ssl": s, "watched": self._watched_array(),
+                "counts": np.asarray([self.near_duplicates, int(self.truncated)], np.int64)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.parts = [(state["i"], state["j"], state["clip"], state["ssl"])]
+        self.size = len(state["i"])
+        self.near_duplicates, self.truncated = int(state["counts"][0]), bool(state["counts"][1])
+        self.watched = [state["watched"]]
+
     def result(self) -> Candidates:
         if not self.parts:
             out = _empty_candidates()
@@ -160,6 +253,7 @@ class _Collector:
             self._prune()
             out = Candidates(*self.parts[0])
         out.near_duplicates, out.truncated = self.near_duplicates, self.truncated
+        out.watched = self._watched_array()
         return out
 
 
@@ -172,17 +266,15 @@ def _as_tensor(x: Any, device: str) -> Any:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
 
 
-def _ssl_filter(ssl: Any, ii: Any, jj: Any, cs: Any, p: MineParams, out: _Collector, bufs: Any = None) -> None:
+def _ssl_filter(ssl: Any, ii: Any, jj: Any, cs: Any, p: MineParams, out: _Collector, bufs: Any) -> None:
     """SSL cosine of candidate pairs ``(ii, jj)`` (torch, on ssl's device); keep those under both SSL limits.
 
-    SSL rows are gathered in chunks into two reused ``(chunk, e)`` buffers (``bufs``, made here when
-    not given) totalling a quarter of a CLIP tile, so candidates never raise memory past ``O(block^2)``
-    and the allocator sees no large short-lived blocks.
+    SSL rows are gathered in chunks into two reused ``(chunk, e)`` buffers (``bufs``, from
+    :func:`_gather_buffers`) totalling a quarter of a CLIP tile, so candidates never raise memory past
+    ``O(block^2)`` and the allocator sees no large short-lived blocks.
     """
     import torch
 
-    if bufs is None:
-        bufs = _gather_buffers(ssl, p.block)
     chunk = bufs[0].shape[0]
     for k in range(0, len(ii), chunk):
         a, b, c = ii[k:k + chunk], jj[k:k + chunk], cs[k:k + chunk]
@@ -205,79 +297,172 @@ def _gather_buffers(ssl: Any, block: int) -> tuple[Any, Any]:
             torch.empty(chunk, ssl.shape[1], device=ssl.device, dtype=ssl.dtype))
 
 
-def candidate_pairs(clip: Any, ssl: Any, params: MineParams | None = None, *, progress: bool = False) -> Candidates:
+def _keep_close(C: Any, D: Any, a: Any, b: Any, p: MineParams, out: _Collector, bufs: Any) -> None:
+    """Decide proposed pairs ``(a, b)`` by the exact rule (float64 rescore >= clip_min), then the SSL filter."""
+    if not len(a):
+        return
+    exact = rescore(C, a, b)
+    keep = exact >= p.clip_min
+    if not bool(keep.any()):
+        return
+    a, b = a[keep], b[keep]
+    out.add_watched(a, b)
+    dev = D.device
+    _ssl_filter(D, a.to(dev), b.to(dev), exact[keep].float().to(dev), p, out, bufs)
+
+
+def _threshold_below(value: float, dtype: Any) -> Any:
+    """A 0-d tensor of ``dtype`` holding the largest value of that dtype that is <= ``value``."""
+    import torch
+
+    t = torch.tensor(value, dtype=torch.float64).to(dtype)
+    step = max(abs(value), 1e-3) * 2.0 ** -7
+    while float(t) > value:
+        value -= step
+        t = torch.tensor(value, dtype=torch.float64).to(dtype)
+    return t
+
+
+def candidate_pairs(clip: Any, ssl: Any, params: MineParams | None = None, *, progress: bool = False,
+                    checkpoint: str | Path | None = None, checkpoint_every: float = 30.0,
+                    on_rows: Callable[[int], None] | None = None) -> Candidates:
     """All pairs ``i < j`` with ``clip >= clip_min``, ``ssl < ssl_max`` and ``ssl < dup_threshold``.
 
-    ``clip`` ``(N, d)`` and ``ssl`` ``(N, e)`` are L2-normalised rows of the same N images
-    (numpy or torch; computed in float32 on ``params.device``).
+    ``clip`` ``(N, d)`` and ``ssl`` ``(N, e)`` are L2-normalised rows of the same N images (numpy or
+    torch; float32 on ``params.device``). With ``index="exact"`` the result is exact whatever the
+    ``block``, ``precision`` or backend (module docstring of :mod:`~rsmmvp_tasks.mining.precision`);
+    an approximate index returns a subset of it (its recall measured with ``check_recall``).
+    ``checkpoint`` is the state file of a resumable search (:mod:`~rsmmvp_tasks.mining.resume`), saved
+    at most every ``checkpoint_every`` seconds, removed when done. ``on_rows(r)`` is called each time
+    every pair with first row ``< r`` is done (progress hooks, tests).
     """
+    import numpy as np
+    import torch
+
     p = params or MineParams()
     p.check()
-    if p.backend == "faiss":
-        return _candidate_pairs_faiss(clip, ssl, p, progress=progress)
-    import torch
-    from tqdm.auto import tqdm
-
-    C, D = _as_tensor(clip, p.device), _as_tensor(ssl, p.device)
+    dev = p.device if p.index == "exact" and p.backend == "torch" else "cpu"
+    C, D = _as_tensor(clip, dev), _as_tensor(ssl, p.device)
     n = C.shape[0]
     if D.shape[0] != n:
         raise ValueError(f"clip has {n} rows but ssl has {D.shape[0]}; join the caches first")
-    out = _Collector(p.max_candidates)
+    watch, queries = None, None
+    if p.check_recall and n >= 2:
+        rng = np.random.default_rng(p.seed)
+        queries = np.sort(rng.choice(n, min(p.check_recall, n), replace=False))
+        watch = torch.zeros(n, dtype=torch.bool, device=C.device)
+        watch[torch.from_numpy(queries).to(C.device)] = True
+    out = _Collector(p.max_candidates, watch)
     if n < 2:
         return out.result()
-    block = min(p.block, n)
-    sim_buf = torch.empty(block * block, device=C.device)
+    ckpt = Checkpoint(checkpoint, {"n": n, "d": C.shape[1], "e": D.shape[1], "data": data_fingerprint(C, D),
+                                   "rule": [p.clip_min, p.ssl_max, p.dup_threshold, p.max_candidates],
+                                   "index": [p.index, p.nlist, p.nprobe, p.hnsw_m, p.ef_search, p.seed],
+                                   "recall": [p.check_recall]}, every=checkpoint_every)
+    start = 0
+    resumed = ckpt.load()
+    if resumed is not None:
+        start, state = resumed
+        out.restore(state)
+        log.info("resuming the mine from row %d of %d (checkpoint %s)", start, n, checkpoint)
+
+    def row_done(r: int) -> None:
+        if ckpt.due() or r >= n:
+            ckpt.save(r, out.state())
+        if on_rows is not None:
+            on_rows(r)
+
+    with torch.inference_mode():
+        if p.index != "exact":
+            search = _index_search(C, D, p, out, start, row_done, progress)
+        elif p.backend == "faiss":
+            search = _faiss_flat_search(C, D, p, out, start, row_done, progress)
+        else:
+            search = _blocked_search(C, D, p, out, start, row_done, progress)
+    result = out.result()
+    result.search = search
+    if queries is not None:
+        exact = exact_close_pairs(C, queries, p.clip_min)
+        found = {(int(a), int(b)) for a, b in result.watched.T.tolist()}
+        result.recall = recall_report(exact, found, len(queries))
+    ckpt.remove()
+    return result
+
+
+def _blocked_search(C: Any, D: Any, p: MineParams, out: _Collector, start: int,
+                    row_done: Callable[[int], None], progress: bool) -> dict[str, Any]:
+    """The exact blocked pass: ``block x block`` tiles of the upper triangle from row ``start``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    n, d = C.shape
+    precision = resolve_precision(p.precision, p.device)
+    block = p.block or auto_block(p.device, n, precision)
+    block = min(block, n)
+    margin = matmul_margin(precision, d, float(C.norm(dim=1).max()))
+    Q = C.to(torch.bfloat16) if precision == "bf16" else C
+    low = _threshold_below(p.clip_min - margin, Q.dtype).to(C.device)
+    sim_buf = torch.empty(block * block, dtype=Q.dtype, device=C.device)
     mask_buf = torch.empty(block * block, dtype=torch.bool, device=C.device)
     gather = _gather_buffers(D, block)
-    starts = list(range(0, n, block))
+    starts = list(range(start, n, block))
     tiles = len(starts) * (len(starts) + 1) // 2
-    with torch.inference_mode(), tqdm(total=tiles, desc="mine", unit="tile", disable=not progress) as bar:
+    with low_precision(precision), tqdm(total=tiles, desc="mine", unit="tile", disable=not progress) as bar:
         for r0 in starts:
-            rows = C[r0:r0 + block]
-            for c0 in starts[r0 // block:]:
-                cols = C[c0:c0 + block]
+            rows = Q[r0:r0 + block]
+            for c0 in range(r0, n, block):
+                cols = Q[c0:c0 + block]
                 nr, nc = rows.shape[0], cols.shape[0]
                 sim = sim_buf[: nr * nc].view(nr, nc)
                 torch.matmul(rows, cols.T, out=sim)
                 mask = mask_buf[: nr * nc].view(nr, nc)
-                torch.ge(sim, p.clip_min, out=mask)
+                torch.ge(sim, low, out=mask)
                 if c0 == r0:
                     mask.triu_(1)
                 idx = mask.nonzero()
                 if len(idx):
-                    a, b = idx[:, 0], idx[:, 1]
-                    _ssl_filter(D, a + r0, b + c0, sim[a, b], p, out, gather)
+                    _keep_close(C, D, idx[:, 0] + r0, idx[:, 1] + c0, p, out, gather)
                 bar.update(1)
-    return out.result()
+            row_done(min(n, r0 + block))
+    return {"index": "exact", "backend": "torch", "block": block, "precision": precision, "margin": margin}
 
 
-def _candidate_pairs_faiss(clip: Any, ssl: Any, p: MineParams, *, progress: bool) -> Candidates:
-    try:
-        import faiss
-    except ImportError:
-        raise UsageError("backend 'faiss' needs the faiss package: pip install faiss-cpu "
-                         "(or use the default exact torch backend)") from None
-    import numpy as np
+def _faiss_flat_search(C: Any, D: Any, p: MineParams, out: _Collector, start: int,
+                       row_done: Callable[[int], None], progress: bool) -> dict[str, Any]:
+    """The exact pass through ``faiss.IndexFlatIP.range_search`` (CPU), proposals at the fp32 margin."""
+    faiss = require_faiss()
+    Cn = C.cpu().numpy()
+    index = faiss.IndexFlatIP(Cn.shape[1])
+    index.add(Cn)
+    block = min(p.block or 4096, len(Cn))
+    return _range_search(index, C, Cn, D, p, out, start, row_done, progress, block,
+                         {"index": "exact", "backend": "faiss", "block": block})
+
+
+def _index_search(C: Any, D: Any, p: MineParams, out: _Collector, start: int,
+                  row_done: Callable[[int], None], progress: bool) -> dict[str, Any]:
+    """The approximate pass: a faiss IVF or HNSW index (:mod:`~rsmmvp_tasks.mining.ann`), proposals decided exactly."""
+    Cn = C.cpu().numpy()
+    settings = index_settings(p.index, len(Cn), p.nlist, p.nprobe, p.hnsw_m, p.ef_search)
+    index = build_index(Cn, settings, seed=p.seed)
+    chunk = min(p.block or 4096, len(Cn))
+    return _range_search(index, C, Cn, D, p, out, start, row_done, progress, chunk, {**settings, "block": chunk})
+
+
+def _range_search(index: Any, C: Any, Cn: Any, D: Any, p: MineParams, out: _Collector, start: int,
+                  row_done: Callable[[int], None], progress: bool, chunk: int, search: dict[str, Any]) -> dict[str, Any]:
+    """Query ``index`` with rows ``start..N`` in chunks at ``clip_min - margin(fp32)``; decide the proposals exactly."""
     import torch
     from tqdm.auto import tqdm
 
-    C = np.ascontiguousarray(clip.cpu().numpy() if isinstance(clip, torch.Tensor) else clip, dtype=np.float32)
-    D = _as_tensor(ssl, "cpu")
-    index = faiss.IndexFlatIP(C.shape[1])
-    index.add(C)
-    out = _Collector(p.max_candidates)
-    gather = _gather_buffers(D, p.block)
-    # faiss keeps scores > radius for inner product; step just below clip_min and re-check >=
-    radius = float(np.nextafter(np.float32(p.clip_min), np.float32(-2)))
-    for r0 in tqdm(range(0, len(C), p.block), desc="mine (faiss)", unit="block", disable=not progress):
-        lims, sims, cols = index.range_search(C[r0:r0 + p.block], radius)
-        lims = lims.astype(np.int64)
-        rows = np.repeat(np.arange(r0, r0 + len(lims) - 1), np.diff(lims))
-        keep = (cols > rows) & (sims >= p.clip_min)
-        if keep.any():
-            _ssl_filter(D, torch.from_numpy(rows[keep]), torch.from_numpy(cols[keep].astype(np.int64)),
-                        torch.from_numpy(sims[keep].astype(np.float32)), p, out, gather)
-    return out.result()
+    margin = matmul_margin("fp32", Cn.shape[1], float(C.norm(dim=1).max()))
+    gather = _gather_buffers(D, chunk)
+    for r0 in tqdm(range(start, len(Cn), chunk), desc=f"mine ({search['index']})", unit="block", disable=not progress):
+        rows, cols = range_pairs(index, Cn[r0:r0 + chunk], r0, p.clip_min - margin)
+        _keep_close(C, D, torch.from_numpy(rows), torch.from_numpy(cols), p, out, gather)
+        row_done(min(len(Cn), r0 + chunk))
+    search["margin"] = margin
+    return search
 
 
 def select_pairs(cands: Candidates, max_per_image: int) -> Any:
