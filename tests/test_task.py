@@ -147,7 +147,7 @@ def test_aggregations_score_once_per_run_and_never_mix_runs(monkeypatch: pytest.
     calls = []
     real_score = task.score
     monkeypatch.setattr(task, "score", lambda *a, **k: calls.append(1) or real_score(*a, **k))
-    task._CACHE.clear()
+    task.reset_caches()
     pairs = [("p0", "A"), ("p0", "B"), ("p1", "A"), ("p1", "B"), ("p2", "B"), ("p2", "A"), ("p3", "A"), ("p3", "B")]
     run_a = _aggregate(_run(pairs, "A"))
     assert len(calls) == 1  # 13 metrics, one scoring
@@ -161,14 +161,14 @@ def test_aggregations_score_once_per_run_and_never_mix_runs(monkeypatch: pytest.
 
 
 def test_a_pattern_aggregated_before_its_run_is_still_right() -> None:
-    task._CACHE.clear()
+    task.reset_caches()
     items = _run([("p2", "A"), ("p2", "B"), ("p3", "B"), ("p3", "A")], "A")
     assert aggregate(items["pair_accuracy_count"]) == 0.0
     assert aggregate(items["pair_accuracy"]) == 0.0
 
 
 def test_details_are_what_read_details_returns() -> None:
-    task._CACHE.clear()
+    task.reset_caches()
     items = _run([("p0", "A"), ("p0", "B"), ("p1", "A"), ("p1", "B"), ("p2", "A")], "A", fp="ab" * 32)
     details = task.aggregate_details(items[DETAILS_METRIC])
     results_json = json.loads(json.dumps({"results": {"t": {"alias": "t", f"{DETAILS_METRIC},none": details}}}))
@@ -186,7 +186,7 @@ def test_details_are_what_read_details_returns() -> None:
 
 
 def test_undefined_values_are_null_not_nan() -> None:
-    task._CACHE.clear()
+    task.reset_caches()
     items = _run([("p0", "A")], "A")  # one lone question: no complete pair
     details = task.aggregate_details(items[DETAILS_METRIC])
     assert details["pair_accuracy"] == {"value": None, "ci_low": None, "ci_high": None}

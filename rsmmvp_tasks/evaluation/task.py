@@ -222,6 +222,13 @@ def _remember(key: tuple[str, frozenset[QuestionResult]], scores: Scores) -> Non
         _CACHE.popitem(last=False)
 
 
+def reset_caches() -> None:
+    """Forget every cached scoring and every logged refusal (for a long-lived process, or a test that counts
+    scorings): the next aggregation scores from scratch."""
+    _CACHE.clear()
+    _REFUSALS_LOGGED.clear()
+
+
 def _scores_of_run(items: Sequence[Any]) -> Scores:
     """Scores of a task's records, computed once per distinct set of records (then cached).
 
@@ -299,4 +306,5 @@ def aggregate_details(items: list[Any]) -> dict[str, Any]:
 
 
 #: what task_yamls/rsmmvp/utils.py re-exports (every name a YAML may reference)
-__all__ = ["METRICS", "RecordRef", "metric_of", "metric_value", "process_docs", "process_hub_docs", "process_results"]
+__all__ = ["METRICS", "RecordRef", "metric_of", "metric_value", "process_docs", "process_hub_docs", "process_results",
+           "reset_caches"]
