@@ -58,15 +58,20 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def add_human_option(parser: argparse.ArgumentParser) -> None:
-    """``--human PCT`` (default: the RSMMVP paper's human pair accuracy) or ``--no-human``, into ``args.human``.
+def add_human_option(parser: argparse.ArgumentParser, *, auto: bool = False) -> None:
+    """``--human PCT`` or ``--no-human``, into ``args.human``.
 
     ``args.human`` is the percentage of the human reference line the charts draw, or ``None`` for no line.
+    Its default is the RSMMVP paper's human pair accuracy; with ``auto``, it is
+    :data:`~rsmmvp_tasks.sharing.plots.HUMAN_AUTO` (resolve it with
+    :func:`~rsmmvp_tasks.sharing.plots.human_reference`: the paper's line on the full dataset's tasks only).
     """
-    from rsmmvp_tasks.sharing.plots import HUMAN  # matplotlib is imported only when a chart is drawn
+    from rsmmvp_tasks.sharing.plots import HUMAN, HUMAN_AUTO  # matplotlib is imported only when a chart is drawn
 
+    default_help = (f"default: the RSMMVP paper's {HUMAN:g} on the tasks of the full RSMMVP dataset, none elsewhere"
+                    if auto else f"default {HUMAN:g}, the RSMMVP paper's")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--human", type=float_between(0.0, 100.0), default=HUMAN, metavar="PCT",
-                       help=f"human pair accuracy drawn as a reference line (default {HUMAN:g}, the RSMMVP paper's)")
+    group.add_argument("--human", type=float_between(0.0, 100.0), default=HUMAN_AUTO if auto else HUMAN, metavar="PCT",
+                       help=f"human pair accuracy drawn as a reference line ({default_help})")
     group.add_argument("--no-human", dest="human", action="store_const", const=None,
                        help="draw no human reference line (a dataset without a human baseline)")

@@ -4,22 +4,56 @@ No pyplot: nothing global is touched (no backend switch, no open figures), so th
 safe in notebooks and threads. Each returns PNG bytes.
 
 - :func:`pattern_bars`: pair accuracy per visual pattern with 95% interval whiskers, an "All"
-  bar, and the human and chance reference lines;
+  bar, and the human and chance reference lines; each value is written at its bar's top beside the
+  whisker line (never across it), the legend sits beside the axes, a long title is wrapped, then cut;
+- :func:`human_reference`: where the paper's human line applies (the full RSMMVP dataset's tasks,
+  :data:`HUMAN_TASKS`) unless the user set one;
 - :func:`heat_map`: pair accuracy per model and visual pattern.
 """
 
 from __future__ import annotations
 
+import enum
 import io
 import math
 from collections.abc import Sequence
 
-__all__ = ["CHANCE", "HUMAN", "pattern_bars", "heat_map"]
+__all__ = ["CHANCE", "HUMAN", "HUMAN_AUTO", "HUMAN_TASKS", "human_reference", "pattern_bars", "heat_map"]
 
 #: pair accuracy of a random guesser on two-option pairs (0.5 x 0.5), in percent
 CHANCE = 25.0
 #: human pair accuracy on RSMMVP reported by the paper (Adejumo et al., 2025), in percent
 HUMAN = 91.7
+#: the tasks that evaluate the paper's dataset (``IVUlab/RSMMVP``), where :data:`HUMAN` means something
+HUMAN_TASKS = frozenset({"rsmmvp", "rsmmvp_cot", "rsmmvp_circular"})
+
+
+class _HumanDefault(enum.Enum):
+    AUTO = "auto"  # not a str: argparse would pass a str default through --human's type
+
+
+#: ``--human``'s default: the paper's line on :data:`HUMAN_TASKS`, none elsewhere
+HUMAN_AUTO = _HumanDefault.AUTO
+#: a chart title longer than this many characters per line is wrapped (at most two lines, then cut)
+TITLE_CHARS = 70
+
+
+def human_reference(task: str, choice: float | _HumanDefault | None = HUMAN_AUTO) -> float | None:
+    """The human reference line (percent) to draw for ``task``: ``choice`` when it is a number (``--human PCT``),
+    none for ``None`` (``--no-human``), and for :data:`HUMAN_AUTO` the paper's :data:`HUMAN` on the tasks of
+    the full RSMMVP dataset (:data:`HUMAN_TASKS`) only: on a sample or a user's own dataset it means nothing."""
+    if choice is HUMAN_AUTO:
+        return HUMAN if task in HUMAN_TASKS else None
+    return None if choice is None else float(choice)
+
+
+def _wrapped(title: str, width: int = TITLE_CHARS) -> str:
+    import textwrap
+
+    lines = textwrap.wrap(title, width, break_long_words=True, break_on_hyphens=False)
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][: width - 1].rstrip() + "\u2026"]
+    return "\n".join(lines)
 
 
 def _png(fig: object) -> bytes:
@@ -45,7 +79,10 @@ def pattern_bars(
     human: float | None = HUMAN,
     chance: float | None = CHANCE,
 ) -> bytes:
-    """Bars of fractions (drawn in percent) with asymmetric interval whiskers; the last bar may be "All"."""
+    """Bars of fractions (drawn in percent) with asymmetric interval whiskers; the last bar may be "All".
+
+    ``title`` is wrapped at :data:`TITLE_CHARS` characters (two lines at most, then cut with "…");
+    ``human`` / ``chance`` (percent, ``None`` for none) are drawn as reference lines."""
     from matplotlib.figure import Figure
 
     vals = [_pct(v) for v in values]
@@ -63,18 +100,19 @@ def pattern_bars(
         ax.axhline(human, color="#2a9d8f", linestyle="--", linewidth=1.2, label=f"human {human:g}%")
     if chance is not None:
         ax.axhline(chance, color="#e76f51", linestyle=":", linewidth=1.4, label=f"chance {chance:g}%")
-    for xi, v in zip(x, vals):
-        ax.text(xi, (0 if math.isnan(v) else v) + 1.5, "-" if math.isnan(v) else f"{v:.0f}", ha="center",
-                va="bottom", fontsize=8)
+    for xi, v in zip(x, vals):  # at the bar's top, right of the whisker line (never across it or its caps)
+        ax.text(xi + 0.07, (0.0 if math.isnan(v) else v) + 1.0, "-" if math.isnan(v) else f"{v:.0f}", ha="left",
+                va="bottom", fontsize=8, bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
+                                               "edgecolor": "none", "alpha": 0.85})
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 114)
+    ax.set_ylim(0, 112)
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("pair accuracy (%)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(_wrapped(title), fontsize=10, loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     if human is not None or chance is not None:
-        ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=2)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)  # beside the bars, over none
     return _png(fig)
 
 
