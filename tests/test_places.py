@@ -155,3 +155,31 @@ def test_embed_reads_a_16bit_geotiff_with_bands_and_records_them(tmp_path: Path)
     assert manifest["read"] == {"bands": [3, 2, 1], "stretch": "1,99", "nodata": None}
     assert main(["embed", str(tmp_path / "img"), "--encoder", str(model), "--out", str(tmp_path / "c"),
                  "--workers", "0", "--bands", "4,3,2", "--no-progress"]) == 2  # other settings: refused
+
+
+def test_place_rules_on_tiles_of_a_south_up_raster(tmp_path: Path) -> None:
+    """Positive pixel height (rows run south to north): footprints are sorted, the rules work, no crash."""
+    import rasterio
+    from affine import Affine
+
+    scene = tmp_path / "south.tif"
+    array = np.random.default_rng(0).integers(500, 9000, (3, 96, 128), dtype=np.uint16)
+    with rasterio.open(scene, "w", driver="GTiff", width=128, height=96, count=3, dtype="uint16", crs="EPSG:32721",
+                       transform=Affine(30.0, 0.0, 500_000.0, 0.0, 30.0, 7_200_000.0)) as ds:
+        ds.write(array)
+    tile_scenes([scene], tmp_path / "tiles", TileSpec(size=32, stride=16, read=RGB), progress=False)
+    table = read_tile_table(tmp_path / "tiles")
+    cands = _all_pairs(len(table))
+    rule = PlaceRule(min_distance_m=0.0, places=TilePlaces(table))
+    kept = rule(cands, list(table.tile), list(table.path))
+    expected = {(int(a), int(b)) for a, b in zip(cands.i, cands.j) if not _overlaps(table.iloc[a], table.iloc[b])}
+    assert {(int(a), int(b)) for a, b in zip(kept.i, kept.j)} == expected and rule.dropped["overlapping"] > 0
+    frame = pd.DataFrame({"path_a": [table.path.iloc[0]], "path_b": [table.path.iloc[len(table) - 1]]})
+    add_place_columns(frame, TilePlaces(table))
+    bounds = json.loads(frame.geo_a[0])["bounds"]
+    assert bounds[1] < bounds[3] and frame.distance_m[0] > 0
+    # a frame with the old, unsorted bounds (bottom > top) is tolerated too
+    old = table.copy()
+    old["bottom"], old["top"] = table["top"], table["bottom"]
+    again = PlaceRule(min_distance_m=0.0, places=TilePlaces(old))(cands, list(old.tile), list(old.path))
+    assert len(again) == len(kept)

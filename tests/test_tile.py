@@ -141,3 +141,146 @@ def test_landsat8_tiles_are_neither_saturated_nor_black(tmp_path: Path) -> None:
         px = np.asarray(Image.open(p))
         valid = px.any(axis=2)
         assert (px[valid] == 255).mean() < 0.2 and 20 < px[valid].mean() < 230, p
+
+
+# ---------------------------------------------------------------- one folder, many runs; south-up; no tile
+
+
+def _south_up(path: Path, seed: int = 0) -> Path:
+    """A 3-band uint16 scene whose rows run south to north (positive pixel height, as some GDAL outputs)."""
+    import rasterio
+    from affine import Affine
+
+    rng = np.random.default_rng(seed)
+    array = rng.integers(500, 9000, (3, 128, 160), dtype=np.uint16)
+    with rasterio.open(path, "w", driver="GTiff", width=160, height=128, count=3, dtype="uint16", crs="EPSG:32721",
+                       transform=Affine(30.0, 0.0, 500_000.0, 0.0, 30.0, 7_200_000.0)) as ds:
+        ds.write(array)
+    return path
+
+
+def test_south_up_footprints_are_sorted_at_the_source_and_old_tables_are_read_sorted(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.windows import Window, bounds
+
+    scene = _south_up(tmp_path / "south.tif")
+    tile_scenes([scene], tmp_path / "out", TileSpec(size=32, read=RGB), progress=False)
+    table = read_tile_table(tmp_path / "out")
+    raw = pd.read_parquet(tmp_path / "out" / "tiles.parquet")
+    assert len(raw) == 20 and (raw.bottom < raw.top).all() and (raw.left < raw.right).all()
+    with rasterio.open(scene) as ds:
+        for row in raw.itertuples():
+            left, y1, right, y2 = bounds(Window(row.col_off, row.row_off, 32, 32), ds.transform)
+            assert (row.left, row.bottom, row.right, row.top) == (left, min(y1, y2), right, max(y1, y2))
+    # a table written before the fix (bottom > top) is read sorted
+    old = raw.copy()
+    old["bottom"], old["top"] = raw["top"], raw["bottom"]
+    old.to_parquet(tmp_path / "out" / "tiles.parquet", index=False)
+    again = read_tile_table(tmp_path / "out")
+    assert (again.bottom < again.top).all() and list(again.bottom) == list(table.bottom)
+
+
+def test_two_scenes_with_one_file_name_into_one_folder_keep_their_own_tiles(tmp_path: Path) -> None:
+    """a/ortho.tif then b/ortho.tif into one --out: both kept, each tile shows its own scene's pixels."""
+    import rasterio
+    from rasterio.windows import Window
+
+    a = uint16_scene(tmp_path / "a" / "ortho.tif", h=128, w=128)
+    b = uint16_scene(tmp_path / "b" / "ortho.tif", h=128, w=192, seed=7, origin=(600_000.0, 7_100_000.0))
+    out = tmp_path / "T"
+    assert main(["tile", str(a), "--out", str(out), "--size", "64", "--bands", "3,2,1", "--no-progress"]) == 0
+    assert main(["tile", str(b), "--out", str(out), "--size", "64", "--bands", "3,2,1", "--no-progress"]) == 0
+    table = read_tile_table(out)
+    assert sorted(table.scene.unique()) == sorted([str(a.resolve()), str(b.resolve())])
+    assert len(table) == 4 + 6 and table.tile.is_unique and table.scene_name.nunique() == 2
+    meta = json.loads((out / "tiles.json").read_text())
+    for row in table.itertuples():
+        with rasterio.open(row.scene) as ds:
+            left, bottom, right, top = rasterio.windows.bounds(Window(row.col_off, row.row_off, 64, 64), ds.transform)
+            assert (row.left, row.top) == (left, top)
+            limits = [tuple(x) for x in meta["scenes"][row.scene]["limits"]]
+        data = read_array(row.scene, RGB, window=Window(row.col_off, row.row_off, 64, 64))
+        assert np.array_equal(np.asarray(Image.open(row.path)), to_uint8(data, limits)), row.tile
+    # the same scene again: resumed, nothing rewritten; a scene file changed since: refused
+    assert main(["tile", str(a), "--out", str(out), "--size", "64", "--bands", "3,2,1", "--no-progress"]) == 0
+    assert len(read_tile_table(out)) == 10
+    uint16_scene(tmp_path / "a" / "ortho.tif", h=128, w=128, seed=3)
+    import os
+    os.utime(a, ns=(1, 1))
+    with pytest.raises(Exception, match="changed .* since it was tiled"):
+        tile_scenes([a], out, TileSpec(size=64, read=RGB), progress=False)
+
+
+def test_a_second_writer_is_refused_naming_the_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+    import time
+
+    scene = uint16_scene(tmp_path / "scene.tif", h=64, w=64)
+    out = tmp_path / "T"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from rsmmvp_tasks.mining.lock import cache_lock\n"
+        f"with cache_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        code = main(["tile", str(scene), "--out", str(out), "--size", "32", "--bands", "3,2,1", "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "being written by another `rsmmvp tile`" in err
+        assert f"pid {holder.pid}" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert main(["tile", str(scene), "--out", str(out), "--size", "32", "--bands", "3,2,1", "--no-progress"]) == 0
+
+
+def test_a_killed_run_leaves_a_readable_table_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are appended in parts after their PNGs; a run killed before the merge is read and resumed."""
+    from rsmmvp_tasks.imagery import tile as tile_mod
+
+    scene = uint16_scene(tmp_path / "scene.tif")  # 360 x 300: 11 x 9 tiles of 32 px (first column mostly nodata)
+    spec = TileSpec(size=32, read=RGB)
+    full = tile_scenes([scene], tmp_path / "ref", spec, progress=False)
+    monkeypatch.setattr(tile_mod, "FLUSH_EVERY", 7)
+    real_save, saved = tile_mod._save_png, []
+
+    def dying_save(path: Path, rgb: object) -> None:
+        if len(saved) == 40:
+            raise SystemExit("killed")
+        real_save(path, rgb)
+        saved.append(path)
+
+    monkeypatch.setattr(tile_mod, "_save_png", dying_save)
+    monkeypatch.setattr(tile_mod._Table, "merge", lambda self: None)  # killed: no merge at the end
+    with pytest.raises(SystemExit):
+        tile_scenes([scene], tmp_path / "out", spec, progress=False)
+    partial = read_tile_table(tmp_path / "out")
+    assert not (tmp_path / "out" / "tiles.parquet").exists() and 35 <= len(partial) <= 40
+    monkeypatch.undo()
+    resumed = tile_scenes([scene], tmp_path / "out", spec, progress=False)
+    assert resumed.already == len(partial) and resumed.written == full.written - len(partial)
+    table = read_tile_table(tmp_path / "out")
+    assert len(table) == full.written and table.tile.is_unique
+    assert not (tmp_path / "out" / ".tiles-parts").exists()
+    assert list(pd.read_csv(tmp_path / "out" / "tiles.csv").tile) == list(table.tile)
+
+
+def test_no_tile_exits_1_and_the_band_refusal_is_said_once_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    scene = uint16_scene(tmp_path / "scene.tif")  # 360 x 300, bands named B2, B3, B4, B5
+    code = main(["tile", str(scene), "--out", str(tmp_path / "big"), "--size", "1000", "--bands", "3,2,1",
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "no tile written" in err and "smaller than a 1000 px tile" in err
+    assert err.count("1000 px") == 1
+    code = main(["tile", str(scene), "--out", str(tmp_path / "four"), "--no-progress"])
+    err = capsys.readouterr().err
+    said = err + caplog.text
+    assert code == 2 and said.count("4 bands") == 1 and said.count(str(scene)) == 1
+    assert "--bands B4,B3,B2" in err and "--bands 4,3,2" not in err
+    two = uint16_scene(tmp_path / "two.tif", h=64, w=64)
+    caplog.clear()
+    code = main(["tile", str(scene), str(two), "--out", str(tmp_path / "both"), "--no-progress"])
+    said = capsys.readouterr().err + caplog.text
+    assert code == 2 and said.count("4 bands") == 2  # one warning per scene, a summary that does not repeat them

@@ -1,8 +1,14 @@
 """``rsmmvp tile SCENE... --out DIR``: cut remote-sensing scenes into 8-bit PNG tiles plus a tile table.
 
-See :mod:`rsmmvp_tasks.imagery.tile` (grid, per-scene stretch, table, resuming) and
-:mod:`rsmmvp_tasks.imagery.read` (bands, stretch, nodata). Exit status: 0 done (unreadable scenes are
-reported and skipped), 2 usage or bad input (also: every scene unreadable, or one with --strict).
+See :mod:`rsmmvp_tasks.imagery.tile` (grid, per-scene stretch, table, appending, resuming, the
+folder lock) and :mod:`rsmmvp_tasks.imagery.read` (bands, stretch, nodata). Exit status:
+
+* 0 — tiles are in the folder (unreadable scenes and scenes that gave no tile are reported and skipped);
+* 1 — the scenes were read but **no scene gave a tile** (each smaller than ``--size``, or all its
+  tiles beyond ``--max-nodata``): one line saying why (:class:`~rsmmvp_tasks.imagery.tile.NoTilesError`);
+* 2 — usage or bad input: every scene unreadable (the reason printed once), one with ``--strict``, a
+  scene changed since it was tiled into ``--out``, other settings than the folder's, or another
+  ``rsmmvp tile`` writing to the same ``--out`` (it is named; wait or use another folder).
 """
 
 from __future__ import annotations
@@ -70,13 +76,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rsmmvp_tasks.errors import InputError
-    from rsmmvp_tasks.imagery.tile import TileSpec, tile_scenes
+    from rsmmvp_tasks.imagery.tile import NoTilesError, TileSpec, tile_scenes
 
     spec = TileSpec(size=args.size, stride=args.stride, read=read_settings(args), max_nodata=args.max_nodata)
     report = tile_scenes(args.scenes, args.out, spec, strict=args.strict, progress=not args.no_progress)
-    if report.failed and not (report.written or report.already):
-        raise InputError(f"no scene could be tiled ({len(report.failed)} failed, e.g. {report.failed[0][0]}: "
-                         f"{report.failed[0][1]})")
+    if not (report.written or report.already):
+        if report.failed and not report.empty:
+            scene, detail = report.failed[0]
+            if len(report.failed) == 1:  # tile_scenes left it to us: said once, here
+                raise InputError(f"{scene}: cannot be tiled: {detail}")
+            raise InputError(f"no scene could be tiled ({len(report.failed)} failed; the reasons are above)")
+        scene, reason = report.empty[0] if report.empty else (args.scenes[0], "no tile")
+        more = f" (and {len(report.empty) - 1} other scene(s) likewise)" if len(report.empty) > 1 else ""
+        raise NoTilesError(f"no tile written: {scene}: {reason}{more}; use a smaller --size"
+                           + (" or a higher --max-nodata" if "nodata" in reason else ""))
     print(f"{report.out}: {report.written} tiles written, {report.already} already there, {report.skipped_nodata} "
           f"skipped (> {args.max_nodata:g} nodata), {len(report.failed)} scene(s) could not be tiled -> {report.table}")
     return 0

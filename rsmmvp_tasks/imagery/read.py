@@ -80,7 +80,14 @@ __all__ = [
     "read_array",
     "read_dataset",
     "read_image",
+    "read_window",
+    "sorted_bounds",
+    "stretch_to_uint8",
+    "suggest_bands",
     "to_uint8",
+    "RasterPlan",
+    "TRUE_COLOUR_NAMES",
+    "plan_dataset",
 ]
 
 log = logging.getLogger(__name__)
@@ -287,6 +294,35 @@ def _import_rasterio(source: Any) -> Any:
     return rasterio
 
 
+#: Band names that mean red, green, blue, by naming convention (compared case-insensitively):
+#: colour words; Landsat 8/9 OLI and Sentinel-2 MSI band numbers (B4 red, B3 green, B2 blue).
+TRUE_COLOUR_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("red", "green", "blue"), ("B4", "B3", "B2"), ("B04", "B03", "B02"), ("SR_B4", "SR_B3", "SR_B2"))
+
+
+def suggest_bands(names: Sequence[str | None]) -> str:
+    """The ``--bands`` advice for a file whose colours are not marked, in words.
+
+    Where the file names its bands (GDAL band descriptions) the advice is **by name**: a set of
+    :data:`TRUE_COLOUR_NAMES` the file has (``--bands B4,B3,B2``: true colour for Landsat 8/9 and
+    Sentinel-2), else three of its own names as an example of the syntax, saying that the choice is
+    the user's. Without names it is by number (``--bands R,G,B``, 1-based). Never a numeric guess for
+    a named file: band 4 of a file holding B2..B5 is near-infrared, not red.
+    """
+    have = {(n or "").strip().lower(): n for n in names if n and n.strip()}
+    for triple in TRUE_COLOUR_NAMES:
+        if all(t.lower() in have for t in triple):
+            picked = ",".join(str(have[t.lower()]).strip() for t in triple)
+            extra = "; Landsat 4-7 number them one lower: --bands B3,B2,B1" if triple[0] == "B4" and "b1" in have else ""
+            return (f"--bands {picked} (the bands these names give as red, green, blue: true colour for Landsat 8/9 and "
+                    f"Sentinel-2{extra}), or --bands NAME for one band")
+    if len(have) >= 3:
+        example = ",".join(str(n).strip() for n in list(have.values())[:3])
+        return (f"--bands R,G,B by the names above (e.g. --bands {example}, if those are red, green, blue) or by "
+                f"number (1-based), or --bands N for one band")
+    return "--bands R,G,B (1-based band numbers, e.g. --bands 4,3,2 for a Landsat-8 stack of bands 1-7) or --bands N for one band"
+
+
 def _pick_bands(wanted: tuple[int | str, ...] | None, count: int, names: Sequence[str | None],
                 colours: Sequence[str], alpha: set[int], where: str) -> tuple[int, ...]:
     """1-based indices of the bands to show (see ``bands`` in the module docstring)."""
@@ -301,7 +337,7 @@ def _pick_bands(wanted: tuple[int | str, ...] | None, count: int, names: Sequenc
             return tuple(data)
         raise ImageryError(
             f"{where}: {count} bands ({listing}) and none marked red, green and blue; say which bands to show "
-            f"with --bands R,G,B (1-based, e.g. --bands 4,3,2 for Landsat-8 true colour) or --bands N for one band")
+            f"with {suggest_bands(names)}")
     out: list[int] = []
     for item in wanted:
         if isinstance(item, int):
@@ -345,6 +381,75 @@ def _read_rasterio(source: Any, settings: ReadSettings, window: Any, out_shape: 
             memfile.close()
 
 
+@dataclass(frozen=True)
+class RasterPlan:
+    """What reading an open raster needs, worked out once (:func:`plan_dataset`) and reused per window.
+
+    ``bands`` (1-based) and their ``names``; ``mask`` says how the valid-pixel mask is made:
+    ``"value"`` — pixels equal to ``nodata`` (the ``--nodata`` override, or the file's nodata value
+    when that is all GDAL would mask: computed from the data, no second read), ``"all"`` — every
+    pixel valid (GDAL says so), ``"gdal"`` — GDAL's mask bands (``read_masks``: per-dataset masks,
+    alpha). Float data also marks NaN/inf invalid.
+    """
+
+    bands: tuple[int, ...]
+    names: tuple[str | None, ...]
+    mask: str
+    nodata: float | None = None
+
+
+def plan_dataset(ds: Any, settings: ReadSettings | None = None, where: str | None = None) -> RasterPlan:
+    """The :class:`RasterPlan` of ``settings`` on the open rasterio dataset ``ds``.
+
+    Raises :class:`ImageryError` when the settings do not fit the file (a band it lacks, an
+    ambiguous band layout; the message names ``where`` and the ``--bands`` to give).
+    """
+    from rasterio.enums import MaskFlags
+
+    settings = settings or ReadSettings()
+    where = where or str(ds.name)
+    colours = [ci.name.lower() for ci in ds.colorinterp]
+    alpha = {k + 1 for k, c in enumerate(colours) if c == "alpha"}
+    names = list(ds.descriptions or (None,) * ds.count)
+    bands = _pick_bands(settings.bands, ds.count, names, colours, alpha, where)
+    picked = tuple(names[b - 1] for b in bands)
+    if settings.nodata is not None:
+        return RasterPlan(bands, picked, "value", settings.nodata)
+    flags = [list(ds.mask_flag_enums[b - 1]) for b in bands]
+    if all(f == [MaskFlags.all_valid] for f in flags):
+        return RasterPlan(bands, picked, "all")
+    if ds.nodata is not None and all(f == [MaskFlags.nodata] for f in flags):
+        return RasterPlan(bands, picked, "value", float(ds.nodata))
+    return RasterPlan(bands, picked, "gdal")
+
+
+def read_window(ds: Any, plan: RasterPlan, window: Any = None,
+                out_shape: tuple[int, int] | None = None) -> tuple[Any, Any]:
+    """``(array, valid)``: the planned bands of ``window`` (``(bands, h, w)``) and its valid-pixel mask
+    ``(h, w)`` bool, reading the pixels once (GDAL's masks only where the plan says ``"gdal"``).
+
+    ``out_shape`` ``(h, w)`` reads a decimated copy (nearest neighbour). Raises
+    ``rasterio.errors.RasterioError`` when the pixels cannot be decoded.
+    """
+    import numpy as np
+
+    kwargs: dict[str, Any] = {"window": window}
+    if out_shape is not None:
+        kwargs["out_shape"] = (len(plan.bands), *out_shape)
+    array = ds.read(list(plan.bands), **kwargs)
+    if plan.mask == "value":
+        valid = ~_equal(array[0], plan.nodata)  # type: ignore[arg-type]
+        for band in array[1:]:
+            valid &= ~_equal(band, plan.nodata)  # type: ignore[arg-type]
+    elif plan.mask == "all":
+        valid = np.ones(array.shape[1:], bool)
+    else:
+        valid = (ds.read_masks(list(plan.bands), **kwargs) > 0).all(axis=0)
+    if array.dtype.kind == "f":
+        valid &= np.isfinite(array).all(axis=0)
+    return array, valid
+
+
 def read_dataset(ds: Any, settings: ReadSettings | None = None, *, window: Any = None,
                  out_shape: tuple[int, int] | None = None, where: str | None = None,
                  max_side: int | None = None) -> RasterData:
@@ -353,43 +458,33 @@ def read_dataset(ds: Any, settings: ReadSettings | None = None, *, window: Any =
     Raises ``rasterio.errors.RasterioError`` when the pixels cannot be decoded (a damaged file) and
     :class:`ImageryError` when the settings do not fit the file.
     """
-    import numpy as np
     from rasterio.windows import Window
     from rasterio.windows import bounds as window_bounds
 
-    settings = settings or ReadSettings()
     where = where or str(ds.name)
-    colours = [ci.name.lower() for ci in ds.colorinterp]
-    alpha = {k + 1 for k, c in enumerate(colours) if c == "alpha"}
-    names = list(ds.descriptions or (None,) * ds.count)
-    bands = _pick_bands(settings.bands, ds.count, names, colours, alpha, where)
+    plan = plan_dataset(ds, settings, where)
     if out_shape is None and max_side is not None:
         h, w = (int(window.height), int(window.width)) if window is not None else (ds.height, ds.width)
         if max(h, w) > max_side:
             scale = max(h, w) / max_side
             out_shape = (max(1, round(h / scale)), max(1, round(w / scale)))
-    kwargs: dict[str, Any] = {"window": window}
-    if out_shape is not None:
-        kwargs["out_shape"] = (len(bands), *out_shape)
-    array = ds.read(list(bands), **kwargs)
-    if settings.nodata is not None:
-        valid = np.ones(array.shape[1:], bool)
-        for band in array:
-            valid &= ~_equal(band, settings.nodata)
-    else:
-        valid = (ds.read_masks(list(bands), **kwargs) > 0).all(axis=0)
-    if array.dtype.kind == "f":
-        valid &= np.isfinite(array).all(axis=0)
+    array, valid = read_window(ds, plan, window, out_shape)
     win = window if window is not None else Window(0, 0, ds.width, ds.height)
     crs = ds.crs.to_string() if ds.crs else None
     georef = ds.crs is not None or not ds.transform.is_identity
     transform = tuple(ds.window_transform(win))[:6] if georef else None
     bounds = None
     if georef:  # keep (left, bottom, right, top) sorted whatever the axis directions
-        left, bottom, right, top = (float(v) for v in window_bounds(win, ds.transform))
-        bounds = (min(left, right), min(bottom, top), max(left, right), max(bottom, top))
-    return RasterData(array, valid, str(array.dtype), bands, tuple(names[b - 1] for b in bands), where,
+        bounds = sorted_bounds(window_bounds(win, ds.transform))
+    return RasterData(array, valid, str(array.dtype), plan.bands, plan.names, where,
                       "rasterio", crs=crs, transform=transform, bounds=bounds)
+
+
+def sorted_bounds(bounds: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(left, bottom, right, top)`` with ``left <= right`` and ``bottom <= top``, whichever way the
+    raster's axes run (a south-up raster's ``rasterio.windows.bounds`` gives ``bottom > top``)."""
+    x1, y1, x2, y2 = (float(v) for v in bounds)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
 def _equal(band: Any, value: float) -> Any:
@@ -521,26 +616,38 @@ def compute_limits(data: RasterData, stretch: Stretch) -> list[tuple[float, floa
     return limits
 
 
-def to_uint8(data: RasterData, limits: Sequence[tuple[float, float]] | None) -> Any:
-    """``(h, w, 3)`` uint8: each band mapped linearly from its ``(low, high)`` to 0..255 (clipped),
-    invalid pixels 0; one band is repeated as grey. ``limits=None`` casts values as they are."""
+def stretch_to_uint8(array: Any, valid: Any, limits: Sequence[tuple[float, float]] | None) -> Any:
+    """``(h, w, 3)`` uint8 of ``array`` ``(bands, h, w)``: each band mapped linearly from its ``(low, high)``
+    to 0..255 (clipped, rounded half to even, in float32: exact for 8- to 16-bit integers), pixels not
+    ``valid`` 0; one band is repeated as grey. ``limits=None`` casts values as they are (bool: 0/255).
+    A band with ``high <= low`` is drawn black."""
     import numpy as np
 
-    out = np.zeros((len(data.array), *data.array.shape[1:]), np.uint8)
-    for k, band in enumerate(data.array):
+    out = np.zeros((len(array), *array.shape[1:]), np.uint8)
+    for k, band in enumerate(array):
         if limits is None:
             plane = band.astype(np.uint8, copy=False) if band.dtype != bool else band.astype(np.uint8) * 255
         else:
             lo, hi = limits[k]
             if hi > lo:
-                scaled = (band.astype(np.float64) - lo) * (255.0 / (hi - lo))
-                plane = np.clip(np.rint(np.nan_to_num(scaled, nan=0.0)), 0, 255).astype(np.uint8)
+                scaled = band.astype(np.float32)
+                scaled -= np.float32(lo)
+                scaled *= np.float32(255.0 / (hi - lo))
+                if band.dtype.kind == "f":
+                    np.nan_to_num(scaled, copy=False, nan=0.0)
+                np.clip(scaled, 0, 255, out=scaled)
+                plane = np.rint(scaled, out=scaled).astype(np.uint8)
             else:
                 plane = np.zeros(band.shape, np.uint8)
-        out[k] = np.where(data.valid, plane, 0)
+        np.copyto(out[k], plane, where=valid)
     if out.shape[0] == 1:
         out = np.repeat(out, 3, axis=0)
     return np.ascontiguousarray(np.moveaxis(out, 0, -1))
+
+
+def to_uint8(data: RasterData, limits: Sequence[tuple[float, float]] | None) -> Any:
+    """:func:`stretch_to_uint8` of ``data``'s array and valid mask."""
+    return stretch_to_uint8(data.array, data.valid, limits)
 
 
 def read_image(source: str | Path | bytes, settings: ReadSettings | None = None, *, window: Any = None,

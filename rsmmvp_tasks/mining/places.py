@@ -39,6 +39,7 @@ from typing import Any
 
 from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.imagery.geo import Footprint, pair_separation
+from rsmmvp_tasks.imagery.read import sorted_bounds
 from rsmmvp_tasks.imagery.tile import TABLE_NAME, read_tile_table
 from rsmmvp_tasks.mining.pairs import PAIRS_PLACE_COLUMNS
 from rsmmvp_tasks.values import is_missing
@@ -84,7 +85,7 @@ class TilePlaces:
         row = self.lookup(path)
         if row is None or not row.get("crs") or is_missing(row.get("left")):
             return None
-        return Footprint(row["crs"], (row["left"], row["bottom"], row["right"], row["top"]))
+        return Footprint(row["crs"], _bounds(row))
 
 
 def find_tile_table(explicit: str | Path | None, manifest: Mapping[str, Any]) -> Path | None:
@@ -177,10 +178,15 @@ class PlaceRule:
                 "dropped": dict(self.dropped)}
 
 
+def _bounds(row: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """A tile row's ``(left, bottom, right, top)``, sorted (``bottom <= top``) whatever table it came from."""
+    return sorted_bounds([row[k] for k in ("left", "bottom", "right", "top")])
+
+
 def _geo(row: Mapping[str, Any] | None) -> str | None:
     if row is None:
         return None
-    bounds = None if is_missing(row.get("left")) else [float(row[k]) for k in ("left", "bottom", "right", "top")]
+    bounds = None if is_missing(row.get("left")) else list(_bounds(row))
     limits = row.get("limits")
     payload = {
         "scene": row["scene"], "window": [int(row[k]) for k in ("col_off", "row_off", "width", "height")],
