@@ -1,13 +1,16 @@
-"""``rsmmvp human``: a human baseline on any RSMMVP dataset.
+"""``rsmmvp human``: a human baseline on any RSMMVP dataset, two verbs::
 
-Two forms (the first word after ``human`` decides)::
+    rsmmvp human page DATASET --out DIR [--seed N] [--max-side PX] [--title TEXT]
+    rsmmvp human score EXPORT.json [EXPORT.json ...] --key DIR_OR_KEY [--key ...] --dataset DATASET --out DIR [--task NAME]
 
-    rsmmvp human DATASET --out DIR [--seed N] [--max-side PX] [--title TEXT]
-    rsmmvp human score EXPORT.json [EXPORT.json ...] --dataset DATASET --out DIR [--task NAME]
+``page`` writes ``DIR/index.html`` and its private key file (:mod:`rsmmvp_tasks.human.page`);
+``score`` scores answer files with the keys of their pages into lmms-eval results files
+(:mod:`rsmmvp_tasks.human.scoring`) and prints one line per annotator. DATASET is anything
+:func:`~rsmmvp_tasks.dataset.loading.load_rsmmvp` reads, or a shipped task name (``rsmmvp_mini``).
 
-The first writes ``DIR/index.html`` (:mod:`rsmmvp_tasks.human.page`); the second scores answer files
-into lmms-eval results files (:mod:`rsmmvp_tasks.human.scoring`) and prints one line per annotator.
-A dataset folder literally named ``score`` is given as ``./score``.
+The earlier form ``rsmmvp human DATASET --out DIR`` (no verb) still writes a page, after a one-line
+deprecation notice on stderr; a dataset folder literally named ``page`` or ``score`` is given as
+``./page``.
 """
 
 from __future__ import annotations
@@ -15,47 +18,96 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.commands.argtypes import nonnegative_int, positive_int
-from rsmmvp_tasks.errors import UsageError
 
-USAGE = (
-    "rsmmvp human DATASET --out DIR [--seed N] [--max-side PX] [--title TEXT]\n"
-    "       rsmmvp human score EXPORT.json [EXPORT.json ...] --dataset DATASET --out DIR [--task NAME]"
-)
+VERBS = ("page", "score")
+
+
+class _AnyWord(Mapping[str, argparse.ArgumentParser]):
+    """The verb parsers by name, as argparse's ``choices``: every word passes its check (the old form has no verb)."""
+
+    def __init__(self, parsers: dict[str, argparse.ArgumentParser]) -> None:
+        self._parsers = parsers
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str)
+
+    def __getitem__(self, name: str) -> argparse.ArgumentParser:
+        return self._parsers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsers)
+
+    def __len__(self) -> int:
+        return len(self._parsers)
+
+
+class _VerbAction(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The verbs of ``rsmmvp human``; a first word that is no verb is the old form: ``page`` with a notice."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.choices = _AnyWord(self._name_parser_map)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Sequence[str] | str | None, option_string: str | None = None) -> None:
+        values = [values] if isinstance(values, str) else list(values or [])
+        if values and values[0] not in self._name_parser_map:
+            print(f"rsmmvp human: `rsmmvp human {values[0]} ...` is deprecated: write `rsmmvp human page "
+                  f"{values[0]} ...`", file=sys.stderr)
+            values = ["page", *values]
+        super().__call__(parser, namespace, values, option_string)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "human",
-        usage=USAGE,
         help="human baseline: a page to answer the questions, and scoring of the answers",
         description=(
-            "Form 1 writes DIR/index.html: an offline page showing one image and its question at a time, in a "
-            "shuffled order in which the two images of a pair never follow each other, without the answers. Give "
-            "it to each annotator (a different --seed per annotator varies the order); they answer, then click "
-            "'Download answers (JSON)'. Form 2 ('score') scores those files with the models' scorer and writes "
-            "DIR/human/<annotator>/<date>_results.json (lmms-eval's format, model 'human'; a majority-vote run "
-            "too with three or more annotators) and DIR/human/agreement.json (Cohen's and Fleiss' kappa)."
+            "`page` writes DIR/index.html: an offline page showing one image and its question at a time, in a "
+            "shuffled order in which the two images of a pair never follow each other, without the answers and "
+            "without anything that maps its items to the dataset; and, next to it, the page's private key file "
+            "(DO-NOT-PUBLISH.human-key.<page id>.json): hand out index.html only. The annotators answer, then "
+            "click 'Download answers (JSON)'. `score` scores those files with the models' scorer (the key "
+            "files map the answers back) and writes DIR/human/<annotator>/<date>_results.json (lmms-eval's "
+            "format, model 'human'; a majority-vote run too with three or more annotators) and "
+            "DIR/human/agreement.json (Cohen's and Fleiss' kappa)."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="DATASET | score EXPORT.json",
-                   help="the dataset (folder, parquet file, save_to_disk folder, raw layout or hub id), or the word "
-                        "'score' followed by answer files")
-    p.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
-                   help="folder for index.html (form 1) or for the results files (form 2)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="form 1: seed of the shuffled order (default 0)")
-    p.add_argument("--max-side", type=positive_int, default=768, metavar="PX",
-                   help="form 1: longest side of the embedded images in pixels (default 768)")
-    p.add_argument("--title", default=None, help="form 1: the page's title")
-    p.add_argument("--dataset", default=None, metavar="DATASET", help="form 2: the dataset the page was made from")
-    p.add_argument("--task", default=None, metavar="NAME",
-                   help="form 2: the lmms-eval task name of the results (default: rsmmvp_mini for the shipped sample, "
-                        "rsmmvp for IVUlab/RSMMVP; needed for any other dataset)")
-    p.set_defaults(func=run)
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True, action=_VerbAction)
+    page = verbs.add_parser("page", help="write the answering page and its private key file",
+                            description="Write DIR/index.html (for the annotators) and its key file (for you).")
+    page.add_argument("dataset", metavar="DATASET",
+                      help="the dataset: folder, parquet file, save_to_disk folder, raw layout, hub id, or a shipped "
+                           "task name (rsmmvp_mini)")
+    page.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
+                      help="folder for index.html and its key file")
+    page.add_argument("--seed", type=nonnegative_int, default=None,
+                      help="seed of the shuffled order (default: a fresh secret one per page). Whoever knows it and "
+                           "the dataset can rebuild the order: keep it private")
+    page.add_argument("--max-side", type=positive_int, default=768, metavar="PX",
+                      help="longest side of the embedded images in pixels (default 768)")
+    page.add_argument("--title", default=None, help="the page's title")
+    page.set_defaults(func=run)
+
+    score = verbs.add_parser("score", help="score answer files into lmms-eval results files",
+                             description="Score the answer files exported by the pages into results files that "
+                                         "`rsmmvp leaderboard collect` reads.")
+    score.add_argument("exports", nargs="+", metavar="EXPORT.json", help="answer files downloaded from the pages")
+    score.add_argument("--key", action="append", default=[], metavar="DIR_OR_KEY",
+                       help="the key file of a page answered, or the folder `rsmmvp human page` wrote it into; "
+                            "repeat for several pages (needed for every page but those of the first format)")
+    score.add_argument("--dataset", required=True, metavar="DATASET", help="the dataset the pages were made from")
+    score.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="folder for the results files")
+    score.add_argument("--task", default=None, metavar="NAME",
+                       help="the lmms-eval task name of the results (default: rsmmvp_mini for the shipped sample, "
+                            "rsmmvp for IVUlab/RSMMVP; needed for any other dataset)")
+    score.set_defaults(func=_score)
 
 
 def _fmt(x: Any) -> str:
@@ -63,17 +115,13 @@ def _fmt(x: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.inputs[0] == "score":
-        return _score(args, args.inputs[1:])
-    if len(args.inputs) != 1:
-        raise UsageError(f"one DATASET to make a page for, got {len(args.inputs)} ({' '.join(args.inputs)}); "
-                         "to score answer files: rsmmvp human score EXPORT.json... --dataset DATASET --out DIR")
-    if args.dataset is not None or args.task is not None:
-        raise UsageError("--dataset and --task belong to `rsmmvp human score`")
+    """``rsmmvp human page``: write the page and its key; print the page's URI (stdout) and where the key is."""
     from rsmmvp_tasks.human.page import write_human_page
 
-    page = write_human_page(args.inputs[0], args.out, seed=args.seed, max_side=args.max_side, title=args.title)
-    print(page.resolve().as_uri())
+    files = write_human_page(args.dataset, args.out, seed=args.seed, max_side=args.max_side, title=args.title)
+    print(files.page.resolve().as_uri())
+    print(f"rsmmvp human: keep {files.key} private (it maps the page to the dataset); give annotators index.html "
+          "only, and the key to `rsmmvp human score --key`", file=sys.stderr)
     return 0
 
 
@@ -91,16 +139,13 @@ def _quiet_task_log() -> Iterator[None]:
         logger.enable("rsmmvp_tasks.evaluation")
 
 
-def _score(args: argparse.Namespace, exports: list[str]) -> int:
-    if args.dataset is None:
-        raise UsageError("rsmmvp human score needs --dataset DATASET: the dataset the answered page was made from")
-    if not exports:
-        raise UsageError("rsmmvp human score needs at least one answer file (EXPORT.json)")
+def _score(args: argparse.Namespace) -> int:
+    """``rsmmvp human score``: write the results files; print one line per annotator and the agreement."""
     from rsmmvp_tasks.evaluation.results import read_details
     from rsmmvp_tasks.human.scoring import score_annotators
 
     with _quiet_task_log():  # the task logs its per-pattern table per run; the summary below replaces it
-        written = score_annotators(exports, args.dataset, args.out, task=args.task)
+        written = score_annotators(args.exports, args.dataset, args.out, task=args.task, keys=args.key)
     print(f"{'annotator':<20} {'answered':>9} {'question acc':>13} {'pair acc':>9} {'95% CI':>18}  results")
     for annotator, path, results in written:
         task = next(iter(results["results"]))

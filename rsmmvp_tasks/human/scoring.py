@@ -1,22 +1,25 @@
-"""Scoring people: ``rsmmvp human score EXPORT.json... --dataset DATASET --out DIR``.
+"""Scoring people: ``rsmmvp human score EXPORT.json... --key PAGE_DIR --dataset DATASET --out DIR``.
 
-Each answer file exported by the page of :mod:`rsmmvp_tasks.human.page` is checked against the
-dataset (same fingerprint, known item ids, choices among the question's option letters), then scored
+Each answer file exported by the page of :mod:`rsmmvp_tasks.human.page` is mapped back to the
+dataset by its page's key file and checked (a key made from this dataset, known item ids of the
+right type, choices among the question's option letters, finite ``seconds``), then scored
 **with the models' scorer**: every answer goes through the rsmmvp task's own ``process_results``
 (the choice is the reply; "I cannot tell" is an empty reply, so it counts as unreadable and wrong,
 and no LLM judge is ever asked about it), and every metric through the task's own aggregation
-(:data:`rsmmvp_tasks.evaluation.task.AGGREGATIONS`) -- question and pair accuracy, their intervals
+(:func:`rsmmvp_tasks.evaluation.aggregation.aggregate`) -- question and pair accuracy, their intervals
 and standard errors, the unreadable rate, per-pattern pair accuracy and the details.
 
 Written per annotator (and, with three or more annotators, for their majority vote), in lmms-eval's
 layout so that ``rsmmvp leaderboard collect DIR`` reads them as rows like any model run::
 
-    DIR/human/<annotator>/<YYYYmmdd_HHMMSS>_results.json          # results.<task>, config.model = "human"
+    DIR/human/<annotator>/<YYYYmmdd_HHMMSS>_results.json          # results.<task>, config.model = "human", UTC
     DIR/human/<annotator>/<YYYYmmdd_HHMMSS>_samples_<task>.jsonl  # one line per answered question
     DIR/human/agreement.json                                      # agreement between the annotators
 
 ``config.model_args`` is ``annotator=<name>`` (``annotators=<a>+<b>+<c>,vote=majority`` for the
-vote). A question an annotator did not answer is left out of their run (``n-samples`` effective <
+vote); ``<annotator>`` is :func:`annotator_name` made unique by :func:`unique_names`, and ``date``
+the UTC instant in ISO 8601 with its offset. Every JSON written refuses NaN and infinity
+(:func:`dump_json`). A question an annotator did not answer is left out of their run (``n-samples`` effective <
 original), so its pair is incomplete and the leaderboard says so; an unfinished annotator is
 reported, never padded.
 
@@ -33,20 +36,35 @@ import json
 import logging
 import math
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rsmmvp_tasks.dataset.hub import HUB_REPO_ID
+from rsmmvp_tasks.dataset.tasknames import task_dataset
 from rsmmvp_tasks.errors import InputError, UsageError
-from rsmmvp_tasks.human.page import EXPORT_FORMAT, HumanDataset
+from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.human.page import (
+    EXPORT_FORMAT,
+    LEGACY_EXPORT_FORMAT,
+    HumanDataset,
+    PageKey,
+    load_human_dataset,
+    read_page_keys,
+)
+from rsmmvp_tasks.paths import mini_dataset_dir
 from rsmmvp_tasks.schema import option_letters
 
 __all__ = [
     "MODEL_NAME",
+    "RESERVED_NAMES",
     "Annotator",
+    "annotator_name",
+    "unique_names",
     "read_export",
     "majority_vote",
     "cohen_kappa",
@@ -64,6 +82,12 @@ MODEL_NAME = "human"
 CANNOT_TELL = "cannot tell"
 #: fewest annotators for a majority-vote run
 MIN_VOTERS = 3
+#: the folder of the majority vote
+MAJORITY = "majority"
+#: names no annotator's folder takes (compared case-insensitively): the vote's folder and the agreement file
+RESERVED_NAMES = frozenset({MAJORITY, "agreement.json"})
+#: the longest annotator name kept (characters)
+MAX_NAME_CHARS = 64
 
 
 @dataclass
@@ -81,43 +105,126 @@ class Annotator:
             self.model_args = f"annotator={self.name}"
 
 
-def _name_from(value: Any, path: Path) -> str:
-    name = re.sub(r"[\s,=+/\\]+", "_", str(value or "").strip()).strip("_.")
-    return name or re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
+def annotator_name(value: Any, fallback: str = "") -> str:
+    """A name safe as a folder and as a ``model_args`` value, keeping every script's letters.
+
+    NFC-normalised; every character that is not a letter, digit, ``-`` or ``.`` of any script (so
+    ``张伟`` stays ``张伟``) becomes ``_``; no leading or trailing ``_``/``.``; at most
+    :data:`MAX_NAME_CHARS` characters. An empty result takes ``fallback`` (the answer file's stem)
+    the same way, and ``"annotator"`` after that.
+    """
+    for text in (value, fallback):
+        if isinstance(text, str) or isinstance(text, (int, float)) and not isinstance(text, bool):
+            name = unicodedata.normalize("NFC", str(text))
+            name = re.sub(r"[^\w.-]+|_+", "_", name).strip("_.")[:MAX_NAME_CHARS].strip("_.")
+            if name:
+                return name
+    return "annotator"
 
 
-def read_export(path: str | Path, dataset: HumanDataset) -> Annotator:
-    """Read and check one answer file against ``dataset``; raises :class:`InputError` naming the file."""
+def unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` made unique, case-insensitively, and never one of :data:`RESERVED_NAMES`.
+
+    A name is kept the first time it occurs; a repeat (or a reserved name) takes the first
+    ``<name>_<k>`` (k = 2, 3, ...) that no given name spells, so ``a, a, a_2`` gives
+    ``a, a_3, a_2``. The result depends only on the names and their order.
+    """
+    given = {n.casefold() for n in names}
+    used: set[str] = set()
+    result = []
+    for name in names:
+        chosen = name
+        if chosen.casefold() in used or chosen.casefold() in RESERVED_NAMES:
+            k = 2
+            while any(f"{name}_{k}".casefold() in taken for taken in (used, given, RESERVED_NAMES)):
+                k += 1
+            chosen = f"{name}_{k}"
+        used.add(chosen.casefold())
+        result.append(chosen)
+    return result
+
+
+def _finite_seconds(value: Any, path: Path, number: int) -> float | None:
+    """An answer's ``seconds``: ``None`` when absent, else a finite number >= 0 (else :class:`InputError`)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise InputError(f"{path}: answer {number}: 'seconds' is {value!r:.40}, not a finite number of seconds >= 0")
+    return float(value)
+
+
+def _item_rows(data: Mapping[str, Any], path: Path, dataset: HumanDataset,
+               keys: Mapping[str, PageKey]) -> dict[str, dict[str, Any]]:
+    """``{item id: row}`` for the page the answers were given on (its key, or the legacy ids)."""
+    if data.get("format") == LEGACY_EXPORT_FORMAT:
+        if data.get("dataset_fingerprint") != dataset.fingerprint:
+            raise InputError(
+                f"{path}: these answers were given on another dataset (fingerprint "
+                f"{str(data.get('dataset_fingerprint'))[:12]}..., {dataset.source} has {dataset.fingerprint[:12]}...): "
+                "score them with the dataset their page was made from"
+            )
+        return dataset.legacy_ids()
+    page_id = data.get("page_id")
+    if not isinstance(page_id, str) or not page_id:
+        raise InputError(f"{path}: field 'page_id' is {page_id!r:.40}, not the id of a page")
+    if not keys:
+        raise UsageError(f"{path}: scoring answers needs the key of the page they were given on: add --key DIR "
+                         "(the folder `rsmmvp human page` wrote) or --key DIR/DO-NOT-PUBLISH.human-key.<id>.json")
+    key = keys.get(page_id)
+    if key is None:
+        raise InputError(f"{path}: was answered on page {page_id}, whose key is not among the --key files given "
+                         f"({', '.join(sorted(keys))}): add the key file of that page")
+    if key.dataset_fingerprint != dataset.fingerprint:
+        raise InputError(
+            f"{key.source}: this page was made from another dataset (fingerprint {key.dataset_fingerprint[:12]}..., "
+            f"{dataset.source} has {dataset.fingerprint[:12]}...): score its answers with the dataset the page was made from"
+        )
+    by_index = dataset.by_index()
+    missing = sorted({i for i in key.items.values() if i not in by_index})
+    if missing:
+        raise InputError(f"{key.source}: names row indices {missing[:5]} that {dataset.source} does not have")
+    return {item: by_index[index] for item, index in key.items.items()}
+
+
+def read_export(path: str | Path, dataset: HumanDataset, keys: Mapping[str, PageKey] | None = None) -> Annotator:
+    """Read and check one answer file against ``dataset``; raises :class:`InputError` naming the file and field.
+
+    An answer file of :data:`EXPORT_FORMAT` is mapped back to rows by the key of its page (``keys``:
+    ``{page id: key}``, :func:`~rsmmvp_tasks.human.page.read_page_keys`; none given is a
+    :class:`UsageError`); one of :data:`LEGACY_EXPORT_FORMAT` by its fingerprint-derived ids. Item ids
+    must be strings of the page, choices one of the question's letters or ``null``, ``seconds`` a
+    finite number >= 0.
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable answer file ({exc})") from exc
-    if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT or not isinstance(data.get("answers"), list):
+    if (not isinstance(data, Mapping) or data.get("format") not in (EXPORT_FORMAT, LEGACY_EXPORT_FORMAT)
+            or not isinstance(data.get("answers"), list)):
         raise InputError(f"{path}: not an answer file of `rsmmvp human` (format {EXPORT_FORMAT!r} with an 'answers' list)")
-    if data.get("dataset_fingerprint") != dataset.fingerprint:
-        raise InputError(
-            f"{path}: these answers were given on another dataset (fingerprint {str(data.get('dataset_fingerprint'))[:12]}..., "
-            f"{dataset.source} has {dataset.fingerprint[:12]}...): score them with the dataset their page was made from"
-        )
-    rows = dataset.ids()
+    rows = _item_rows(data, path, dataset, keys or {})
     choices: dict[int, str | None] = {}
     seconds: dict[int, float] = {}
     for number, answer in enumerate(data["answers"], start=1):
-        if not isinstance(answer, Mapping) or answer.get("id") not in rows:
-            raise InputError(f"{path}: answer {number} names no question of {dataset.source} ({answer!r:.80})")
-        row = rows[answer["id"]]
+        item = answer.get("id") if isinstance(answer, Mapping) else None
+        if not isinstance(item, str) or item not in rows:
+            raise InputError(f"{path}: answer {number}: field 'id' names no question of {dataset.source} ({answer!r:.80})")
+        row = rows[item]
         index = int(row["index"])
         if index in choices:
-            raise InputError(f"{path}: question {answer['id']} is answered twice")
+            raise InputError(f"{path}: question {item} is answered twice")
         choice = answer.get("choice")
         letters = option_letters(len(row["options"]))
-        if choice is not None and choice not in letters:
-            raise InputError(f"{path}: answer {number}: choice {choice!r} is none of {letters} (or null for 'cannot tell')")
+        if choice is not None and (not isinstance(choice, str) or choice not in letters):
+            raise InputError(f"{path}: answer {number}: field 'choice' is {choice!r:.40}, none of {letters} "
+                             "(or null for 'cannot tell')")
         choices[index] = choice
-        if isinstance(answer.get("seconds"), (int, float)) and not isinstance(answer.get("seconds"), bool):
-            seconds[index] = float(answer["seconds"])
-    return Annotator(name=_name_from(data.get("annotator"), path), source=str(path), choices=choices, seconds=seconds)
+        spent = _finite_seconds(answer.get("seconds"), path, number)
+        if spent is not None:
+            seconds[index] = spent
+    return Annotator(name=annotator_name(data.get("annotator"), path.stem), source=str(path), choices=choices,
+                     seconds=seconds)
 
 
 def majority_vote(annotators: Sequence[Annotator]) -> Annotator:
@@ -129,7 +236,7 @@ def majority_vote(annotators: Sequence[Annotator]) -> Annotator:
         choice, count = votes.most_common(1)[0]
         choices[index] = choice if count * 2 > len(annotators) else None
     names = "+".join(a.name for a in annotators)
-    return Annotator(name="majority", source=", ".join(a.source for a in annotators), choices=choices,
+    return Annotator(name=MAJORITY, source=", ".join(a.source for a in annotators), choices=choices,
                      model_args=f"annotators={names},vote=majority")
 
 
@@ -211,16 +318,15 @@ def _records(annotator: Annotator, dataset: HumanDataset) -> tuple[dict[str, lis
 def results_json(annotator: Annotator, dataset: HumanDataset, task: str, *, date: str,
                  extra: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``(results JSON, samples lines)`` of one annotator, in lmms-eval 0.7.3's shape (module docstring)."""
-    from rsmmvp_tasks.evaluation.task import AGGREGATIONS
-    from rsmmvp_tasks.evaluation import task as plain
+    from rsmmvp_tasks.evaluation.aggregation import METRICS, aggregate, higher_is_better
 
     values, lines = _records(annotator, dataset)
     if not values:
         raise InputError(f"{annotator.source}: no answer to score")
     metrics: dict[str, Any] = {"alias": task}
     for key, items in values.items():  # lmms-eval's order: as process_results first returned them
-        metrics[f"{key},none"] = getattr(plain, AGGREGATIONS[key])(items)
-    higher = {m: not m.endswith("_stderr") and m != "unreadable_rate" for m in AGGREGATIONS}
+        metrics[f"{key},none"] = aggregate(items)
+    higher = {m: higher_is_better(m) for m in METRICS}
     seconds = sorted(annotator.seconds.values())
     human = {
         "annotator": annotator.name,
@@ -249,15 +355,14 @@ def results_json(annotator: Annotator, dataset: HumanDataset, task: str, *, date
 
 
 def default_task(dataset: HumanDataset, given: str) -> str:
-    """The lmms-eval task whose rows the human rows join: the shipped sample and the hub benchmark are known."""
-    from rsmmvp_tasks.dataset.hub import HUB_REPO_ID
+    """The lmms-eval task whose rows the human rows join: the shipped sample and the hub benchmark are known.
 
-    if given == HUB_REPO_ID:
+    ``given`` may be the hub id or a shipped task name (``rsmmvp``, ``rsmmvp_cot``...: the plain task
+    of its dataset); the shipped sample is recognised by its fingerprint, however it was given.
+    """
+    if given == HUB_REPO_ID or task_dataset(given) == HUB_REPO_ID:
         return "rsmmvp"
     try:
-        from rsmmvp_tasks.human.page import load_human_dataset
-        from rsmmvp_tasks.paths import mini_dataset_dir
-
         if load_human_dataset(mini_dataset_dir() / "rsmmvp_mini.parquet").fingerprint == dataset.fingerprint:
             return "rsmmvp_mini"
     except (OSError, InputError):  # pragma: no cover - the sample ships with the package
@@ -268,36 +373,39 @@ def default_task(dataset: HumanDataset, given: str) -> str:
     )
 
 
-def _dir_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "annotator"
+def dump_json(data: Any, *, indent: int | None = 2) -> str:
+    """``data`` as JSON for a results file; a NaN or infinity is a :class:`ValueError`, never ``Infinity``."""
+    return json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def score_annotators(exports: Sequence[str | Path], dataset_source: str, out_dir: str | Path, *,
-                     task: str | None = None) -> list[tuple[Annotator, Path, dict[str, Any]]]:
+                     task: str | None = None, keys: Iterable[str | Path] = (),
+                     now: datetime | None = None) -> list[tuple[Annotator, Path, dict[str, Any]]]:
     """Score every answer file; write the results files and ``agreement.json`` (module docstring).
 
+    ``keys``: the key files (or page folders holding them) of the pages answered
+    (:func:`~rsmmvp_tasks.human.page.read_page_keys`). Each annotator's folder is their
+    :func:`annotator_name`, made unique by :func:`unique_names`. The run's ``date`` is the instant
+    ``now`` (default: the current time) in UTC, ISO 8601 with its offset (``2026-01-02T03:04:05+00:00``);
+    the file names carry the same instant as ``YYYYmmdd_HHMMSS`` in UTC.
     Returns ``(annotator, results path, results JSON)`` per written run, the majority vote last.
     """
-    from rsmmvp_tasks.fileio import atomic_write_text
-    from rsmmvp_tasks.human.page import load_human_dataset
-
     if not exports:
         raise UsageError("give at least one answer file (EXPORT.json) to score")
     dataset = load_human_dataset(dataset_source)
     task = task or default_task(dataset, dataset_source)
-    annotators = [read_export(p, dataset) for p in exports]
-    seen: Counter[str] = Counter()
-    for a in annotators:  # two files of the same person, or two unnamed "answers": keep the rows apart
-        seen[a.name] += 1
-        if seen[a.name] > 1:
-            a.name = f"{a.name}_{seen[a.name]}"
-            a.model_args = f"annotator={a.name}"
+    page_keys = read_page_keys(keys)
+    annotators = [read_export(p, dataset, page_keys) for p in exports]
+    # two files of one person, two unnamed "answers", a person called "majority": keep the rows apart
+    for a, name in zip(annotators, unique_names([a.name for a in annotators]), strict=True):
+        a.name, a.model_args = name, f"annotator={name}"
     runs = list(annotators)
     if len(annotators) >= MIN_VOTERS:
         runs.append(majority_vote(annotators))
     agreed = agreement(annotators)
     root = Path(out_dir) / MODEL_NAME
-    date = datetime.now().strftime("%Y%m%d_%H%M%S")
+    instant = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    date, stamp = instant.isoformat(), instant.strftime("%Y%m%d_%H%M%S")
     written = []
     for a in runs:
         unanswered = len(dataset.rows) - len(a.choices)
@@ -305,11 +413,11 @@ def score_annotators(exports: Sequence[str | Path], dataset_source: str, out_dir
             log.warning("%s: %d of %d questions unanswered: left out of the run, their pairs are incomplete",
                         a.name, unanswered, len(dataset.rows))
         results, lines = results_json(a, dataset, task, date=date, extra={"agreement": agreed})
-        folder = root / _dir_name(a.name)
+        folder = root / a.name
         folder.mkdir(parents=True, exist_ok=True)
-        path = atomic_write_text(folder / f"{date}_results.json", json.dumps(results, indent=2, ensure_ascii=False))
-        atomic_write_text(folder / f"{date}_samples_{task}.jsonl",
-                          "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+        path = atomic_write_text(folder / f"{stamp}_results.json", dump_json(results))
+        atomic_write_text(folder / f"{stamp}_samples_{task}.jsonl",
+                          "".join(dump_json(line, indent=None) + "\n" for line in lines))
         written.append((a, path, results))
-    atomic_write_text(root / "agreement.json", json.dumps(agreed, indent=2, ensure_ascii=False))
+    atomic_write_text(root / "agreement.json", dump_json(agreed))
     return written
