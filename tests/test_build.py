@@ -31,7 +31,8 @@ def _plain(ds: datasets.Dataset) -> list[tuple]:
 def built(tmp_path: Path) -> tuple[Path, datasets.Dataset]:
     raw = make_raw_layout(tmp_path / "raw")
     out = tmp_path / "out"
-    ds = build_from_raw(raw, out, card=CardInfo(pretty_name="Test set", attribution="Drawn by the tests."))
+    ds = build_from_raw(raw, out, card=CardInfo(pretty_name="Test set", license="cc-by-4.0",
+                                                attribution="Drawn by the tests."))
     shutil.rmtree(raw)  # nothing may point back at the source images
     return out, ds
 
@@ -128,6 +129,8 @@ def test_push_uses_the_token_and_never_shows_it(
                     str(out.parent / "o2"),
                     "--push",
                     "me/rs-test",
+                    "--license",
+                    "cc-by-4.0",
                     "--private",
                 ]
             )
@@ -144,13 +147,15 @@ def test_push_uses_the_token_and_never_shows_it(
     assert secret not in caplog.text and secret not in captured.out and secret not in captured.err
 
 
-def test_push_without_token_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_push_without_token_is_a_clear_error(
+    built: tuple[Path, datasets.Dataset], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import huggingface_hub
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
     with pytest.raises(HubSourceError, match="HF_TOKEN"):
-        push_folder(tmp_path, "me/x")
+        push_folder(built[0], "me/x")
 
 
 def test_hub_id_offline_names_the_repo_and_the_fix() -> None:
@@ -436,7 +441,7 @@ def test_push_with_no_hub_is_not_pushed_exit_3(
     monkeypatch.setattr(huggingface_hub, "HfApi", Unreachable)
     monkeypatch.setenv("HF_TOKEN", secret)
     raw = make_raw_layout(out.parent / "raw4")
-    assert main(["build", "--raw", str(raw), "--out", str(out.parent / "o4"), "--push", "me/x"]) == 3
+    assert main(["build", "--raw", str(raw), "--out", str(out.parent / "o4"), "--push", "me/x", "--license", "pddl"]) == 3
     err = capsys.readouterr().err
     assert "rsmmvp build: error: not pushed to me/x: ConnectionError" in err
     assert "hf upload me/x" in err and secret not in err and "Traceback" not in err

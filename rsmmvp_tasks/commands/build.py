@@ -1,7 +1,11 @@
 """``rsmmvp build``: raw layout or mined pairs + annotations -> validated dataset folder (+ hub push).
 
 Exit status: 0 built (and pushed), 1 the data breaks the contract (nothing written), 2 unreadable
-input or a bad option (e.g. an --out folder holding files no build wrote), 3 built but not pushed.
+input or a bad option (e.g. an --out folder holding files no build wrote or one edited since, or
+--push without --license/--sources), 3 built but not pushed.
+
+No licence is assumed: the card says ``unknown`` unless ``--license ID`` (every image source) or
+``--sources FILE`` (a licence per source) states it, and ``--push`` is refused without one of them.
 """
 
 from __future__ import annotations
@@ -32,7 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="replace OUT even if it holds files an earlier build did not write (they are deleted)")
     p.add_argument("--pair-size", type=positive_int, default=2, help="rows per pair (default 2)")
     p.add_argument("--name", default="RSMMVP-format dataset", help="pretty name on the dataset card")
-    p.add_argument("--license", default="cc-by-4.0", help="license id on the dataset card")
+    p.add_argument("--license", default=None, metavar="ID",
+                   help="licence id of every image source (e.g. cc-by-4.0, pddl); none is assumed: without it or "
+                   "--sources the card says 'unknown' and --push is refused")
+    p.add_argument("--sources", type=Path, default=None, metavar="FILE",
+                   help="CSV (source,license,attribution) or JSON list: the licence of each image source "
+                   "(the `source` column up to ':' or its first path component; '*' covers the rest)")
     p.add_argument("--description", default=None, help="dataset card description")
     p.add_argument("--attribution", default=None, help="attribution / provenance text for the card")
     p.add_argument(
@@ -44,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rsmmvp_tasks.dataset.build import build_dataset
-    from rsmmvp_tasks.dataset.card import CardInfo
+    from rsmmvp_tasks.dataset.card import CardInfo, read_sources_file
     from rsmmvp_tasks.dataset.hub import push_folder, resolve_source
     from rsmmvp_tasks.dataset.raw import read_raw
     from rsmmvp_tasks.errors import UsageError
@@ -57,7 +66,16 @@ def run(args: argparse.Namespace) -> int:
     if args.table is not None and args.raw is None:
         raise UsageError("--table goes with --raw (it names the question table of a raw layout)")
 
-    card = CardInfo(pretty_name=args.name, license=args.license, attribution=args.attribution)
+    if args.license is not None and args.sources is not None:
+        raise UsageError("--license and --sources: give one (--sources states a licence per source)")
+    if args.push and args.license is None and args.sources is None:
+        raise UsageError(
+            f"--push {args.push}: state the images' licence with --license ID (one for every source) or --sources "
+            "FILE (one per source); none is assumed, since imagery (Planet, Maxar, ...) often cannot be "
+            "relicensed. Nothing built or pushed"
+        )
+    sources = read_sources_file(args.sources) if args.sources is not None else None
+    card = CardInfo(pretty_name=args.name, license=args.license, attribution=args.attribution, sources=sources)
     if args.description:
         card.description = args.description
     if args.raw:

@@ -6,16 +6,25 @@ found: :class:`ValidationFailed` carries the full report), then writes::
     out_dir/data/test-00000-of-00001.parquet   image bytes embedded (no path to a file left behind)
     out_dir/disk/                              datasets.save_to_disk copy (load_from_disk)
     out_dir/README.md                          dataset card (rsmmvp_tasks.dataset.card)
-    out_dir/.rsmmvp-build.json                 the list of files this build wrote (not pushed)
+    out_dir/.rsmmvp-build.json                 the files this build wrote, with their sha256 (not pushed)
 
 ``datasets.load_dataset(str(out_dir))`` reads it through the card's ``configs``; so does the hub
 after ``rsmmvp build ... --push ORG/NAME``.
 
+What is written may be published, so it names files, never where they sit on this machine: the
+image's ``path``, and every absolute local path in the ``source``, ``encoders`` and ``imagery``
+columns (a scene ``/home/.../scene.tif`` -> ``scene.tif``), are reduced to their last component
+(:func:`rsmmvp_tasks.public.strip_local_paths`); the card, rendered from those rows, holds none either.
+The card records the licence of each image source (:mod:`rsmmvp_tasks.dataset.card`); a source of
+the data that its licence table leaves out is a violation (``source_unlicensed``), nothing written.
+
 Nothing of anyone else's is lost, and no half-written folder is ever left in place:
 
 - ``out_dir`` must be absent, empty, or the output of an earlier build holding only the files that
-  build wrote (its ``.rsmmvp-build.json`` lists them); anything else is refused with
-  :class:`OutputNotEmptyError` unless ``overwrite=True`` (``--overwrite``), which replaces the folder;
+  build wrote, each as it wrote it (its ``.rsmmvp-build.json`` records their sha256, through
+  :mod:`rsmmvp_tasks.fileio`'s written-file manifests): a file added by hand, or one edited since (a
+  curated dataset card), is refused with :class:`OutputNotEmptyError` unless ``overwrite=True``
+  (``--overwrite``), which replaces the folder;
 - the whole folder is written to ``.<name>.rsmmvp-tmp-<pid>`` beside ``out_dir`` and swapped in at
   the end (two renames), so a build killed at any point leaves the earlier output as it was; the next
   build removes the leftovers of a killed one (and puts an earlier output back if the kill fell
@@ -24,7 +33,6 @@ Nothing of anyone else's is lost, and no half-written folder is ever left in pla
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -33,16 +41,18 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.dataset.card import CardInfo, render_card
-from rsmmvp_tasks.dataset.validate import ValidationReport, validate_dataset
+from rsmmvp_tasks.dataset.validate import ValidationReport, card_violations, validate_dataset
 from rsmmvp_tasks.errors import DataViolationError, UsageError
-from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.fileio import file_sha256, not_owned, read_manifest, write_manifest
 from rsmmvp_tasks.imagery.provenance import decode_rows
+from rsmmvp_tasks.public import strip_local_paths
 from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, PARQUET_NAME, features
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "BUILD_MANIFEST",
+    "PUBLIC_TEXT_COLUMNS",
     "OutputNotEmptyError",
     "ValidationFailed",
     "build_dataset",
@@ -53,6 +63,9 @@ __all__ = [
 
 #: the file, inside a built folder, listing the files the build wrote (how a rebuild knows its own output)
 BUILD_MANIFEST = ".rsmmvp-build.json"
+
+#: text columns whose absolute local paths are reduced to file names before anything is written
+PUBLIC_TEXT_COLUMNS: tuple[str, ...] = ("source", "encoders", "imagery")
 
 _STAGING = ".rsmmvp-tmp-"
 _RETIRED = ".rsmmvp-old-"
@@ -94,7 +107,10 @@ def _image_bytes(image: Any) -> dict[str, Any]:
 
 
 def rows_to_dataset(rows: list[dict[str, Any]]) -> Any:
-    """Contract rows -> a :class:`datasets.Dataset` with the contract features, sorted by index."""
+    """Contract rows -> a :class:`datasets.Dataset` with the contract features, sorted by index.
+
+    Images are embedded as bytes under their file name; the :data:`PUBLIC_TEXT_COLUMNS` hold no absolute
+    local path (each reduced to its last component)."""
     import datasets
     from tqdm.auto import tqdm
 
@@ -107,7 +123,8 @@ def rows_to_dataset(rows: list[dict[str, Any]]) -> Any:
         record["options"] = [str(o) for o in record["options"]]
         record["image"] = _image_bytes(row["image"])
         for column in OPTIONAL_COLUMNS:
-            record[column] = row.get(column)
+            value = row.get(column)
+            record[column] = strip_local_paths(value) if column in PUBLIC_TEXT_COLUMNS else value
         records.append(record)
     return datasets.Dataset.from_list(records, features=features())
 
@@ -129,11 +146,9 @@ def check_output_dir(out: Path, *, overwrite: bool = False) -> None:
     present = _written_files(out)
     if not present or overwrite:
         return
-    manifest = out / BUILD_MANIFEST
     fix = "choose another --out, move those files away, or pass --overwrite to replace the whole folder"
-    try:
-        written = set(json.loads(manifest.read_text(encoding="utf-8"))["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+    written = read_manifest(out, BUILD_MANIFEST)
+    if written is None:
         shown = ", ".join(present[:5]) + (f", ... (+{len(present) - 5} more)" if len(present) > 5 else "")
         raise OutputNotEmptyError(
             f"--out {out}: the folder is not empty and is not the output of an earlier `rsmmvp build` "
@@ -145,6 +160,13 @@ def check_output_dir(out: Path, *, overwrite: bool = False) -> None:
         raise OutputNotEmptyError(
             f"--out {out}: holds files an earlier build did not write: {shown}. A rebuild replaces the whole "
             f"folder; nothing written; {fix}"
+        )
+    changed = not_owned(out, [f for f in present if f != BUILD_MANIFEST], BUILD_MANIFEST)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f", ... (+{len(changed) - 5} more)" if len(changed) > 5 else "")
+        raise OutputNotEmptyError(
+            f"--out {out}: {shown}: a rebuild would replace the edit (copy it into --description/--attribution, "
+            f"or keep the file elsewhere); nothing written; {fix}"
         )
 
 
@@ -212,6 +234,11 @@ def build_dataset(
     if not report.ok:
         raise ValidationFailed(report, context="nothing written: the data breaks the RSMMVP contract")
     ds = rows_to_dataset(rows)
+    card_text = render_card(ds, card or CardInfo())
+    unlicensed = card_violations(card_text, ds, where="the card")
+    if unlicensed:
+        report = ValidationReport(report.n_rows, report.n_pairs, unlicensed)
+        raise ValidationFailed(report, context="nothing written: the card's licence table leaves out a source")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}{_STAGING}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -219,9 +246,9 @@ def build_dataset(
         (staging / PARQUET_NAME).parent.mkdir(parents=True)
         ds.to_parquet(str(staging / PARQUET_NAME))
         ds.save_to_disk(str(staging / "disk"))
-        (staging / "README.md").write_text(render_card(ds, card or CardInfo()), encoding="utf-8")
+        (staging / "README.md").write_text(card_text, encoding="utf-8")
         _write_extra(staging, extra_files or {})
-        atomic_write_text(staging / BUILD_MANIFEST, json.dumps({"files": _written_files(staging)}, indent=1))
+        write_manifest(staging, {f: file_sha256(staging / f) for f in _written_files(staging)}, BUILD_MANIFEST)
         _swap_in(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -5,7 +5,8 @@
   dataset of its YAML, else a hub dataset id fetched (or found in the
   local hub cache) with ``huggingface_hub.snapshot_download``. Offline with nothing cached, the
   error names the repo and the two ways out.
-- :func:`push_folder`: create the dataset repo and upload a built folder. The token comes from
+- :func:`push_folder`: create the dataset repo and upload a built folder -- only one whose card states
+  the licence of every image source (``rsmmvp build --license``/``--sources``). The token comes from
   the argument, ``HF_TOKEN`` or the stored ``hf auth login``; it is never printed or logged.
   Any failure (no token, offline, refused) is a :class:`HubSourceError` saying "not pushed" and why.
 
@@ -21,7 +22,7 @@ import os
 from pathlib import Path
 
 from rsmmvp_tasks.dataset.tasknames import shipped_task_datasets, task_dataset
-from rsmmvp_tasks.errors import InputError, ServiceError
+from rsmmvp_tasks.errors import InputError, ServiceError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +73,26 @@ def push_folder(
 ) -> str:
     """Upload ``folder`` to the dataset repo ``repo_id`` (created if needed); returns its URL.
 
-    Raises :class:`HubSourceError` ("not pushed: <why>; <what to do>") when there is no token or the
-    hub cannot be reached or refuses; the message never contains the token.
+    Raises :class:`~rsmmvp_tasks.errors.UsageError` when the card does not state the licence of every
+    image source, :class:`HubSourceError` ("not pushed: <why>; <what to do>") when there is no token or
+    the hub cannot be reached or refuses; the message never contains the token.
     """
     from huggingface_hub import HfApi, get_token
 
     from rsmmvp_tasks.dataset.build import BUILD_MANIFEST
     from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR
 
+    from rsmmvp_tasks.dataset.card import NOT_STATED, card_sources
+
+    card = Path(folder) / "README.md"
+    entries = card_sources(card.read_text(encoding="utf-8")) if card.is_file() else None
+    unstated = [e.source for e in entries or [] if e.license == NOT_STATED]
+    if entries is None or unstated:
+        why = "records no licence per image source" if entries is None else f"states no licence for {unstated}"
+        raise UsageError(
+            f"not pushed to {repo_id}: the card {card} {why}; rebuild with `rsmmvp build --license ID` or "
+            "`--sources FILE` (imagery is under its provider's licence, which is never assumed)"
+        )
     retry = (
         f"the folder {folder} is complete; push it later with `hf upload {repo_id} {folder} "
         "--repo-type dataset` or rerun `rsmmvp build` with --push"

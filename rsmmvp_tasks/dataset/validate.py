@@ -26,9 +26,16 @@ Violation codes
 ``question_mismatch``  rows of a pair ask different questions
 ``options_mismatch``   rows of a pair offer different options
 ``same_answer``        all rows of a pair have the same answer (pairs need opposite answers)
+``card_sources``       the dataset card records no licence per image source (``image_sources`` in its header,
+                       :mod:`rsmmvp_tasks.dataset.card`), or the card is missing from a built folder
+``source_unlicensed``  the data holds images of a source the card's licence table does not name (and the
+                       table has no ``*`` entry)
 ``same_image``         two rows of a pair show the same picture: the same decoded pixels (:func:`pixel_digest`),
                        however the files were encoded (PNG levels, PNG and lossless WebP)
 =====================  ==========================================================================
+
+The card checks (:func:`card_violations`) run where there is a card: ``rsmmvp validate`` on a built
+folder or a parquet file beside its ``README.md``, and ``rsmmvp build`` before writing.
 
 Image checks do not depend on process-wide PIL settings: lmms-eval sets
 ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True`` on import, which makes PIL pad a truncated file
@@ -49,9 +56,26 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import UsageError
-from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS, option_letters, option_problems
+from rsmmvp_tasks.dataset.card import SOURCES_KEY, card_sources
+from rsmmvp_tasks.schema import (
+    ALL_SOURCES,
+    PAIR_SIZE,
+    PATTERNS,
+    REQUIRED_COLUMNS,
+    option_letters,
+    option_problems,
+    source_name,
+)
 
-__all__ = ["CODES", "DEGENERATE_RANGE", "ValidationReport", "Violation", "pixel_digest", "validate_dataset"]
+__all__ = [
+    "CODES",
+    "DEGENERATE_RANGE",
+    "ValidationReport",
+    "Violation",
+    "card_violations",
+    "pixel_digest",
+    "validate_dataset",
+]
 
 CODES = (
     "missing_column",
@@ -70,6 +94,8 @@ CODES = (
     "options_mismatch",
     "same_answer",
     "same_image",
+    "card_sources",
+    "source_unlicensed",
 )
 
 #: an image whose RGB conversion spans fewer levels than this (of 255) in every channel is near-constant
@@ -341,3 +367,34 @@ def validate_dataset(data: Any, *, pair_size: int = PAIR_SIZE, check_images: boo
             for code, message in _pair_problems(members, pair_size, digests)
         ]
     return ValidationReport(n_rows=n_rows, n_pairs=len(pairs), violations=violations)
+
+
+def card_violations(card: str | None, data: Any, *, where: str = "README.md") -> list[Violation]:
+    """The breaches of the card's licence table by ``data`` (rows or a Dataset): ``card_sources`` when
+    ``card`` (the card's text; ``None``: no card) records no licence per image source, else one
+    ``source_unlicensed`` per source name of the data the table does not cover (first row shown)."""
+    if card is None:
+        return [Violation(None, None, None, "card_sources", f"no dataset card ({where}): a built dataset needs one "
+                          "stating the licence of each image source; rebuild it with `rsmmvp build --license ...`")]
+    entries = card_sources(card)
+    if entries is None:
+        return [Violation(None, None, None, "card_sources",
+                          f"{where} records no licence per image source (no `{SOURCES_KEY}` list in its header); "
+                          "rebuild with `rsmmvp build --license ID` (one licence for every source) or `--sources FILE` "
+                          "(source,license,attribution per source)")]
+    covered = {e.source for e in entries}
+    if ALL_SOURCES in covered:
+        return []
+    if hasattr(data, "column_names"):
+        data = data.select_columns([c for c in ("index", "pair_id", "source") if c in data.column_names])
+    first: dict[str, tuple[int, Mapping[str, Any]]] = {}
+    for i, row in enumerate(data):
+        first.setdefault(source_name(row.get("source")), (i, row))
+    return [
+        Violation(i, row.get("index"), None if row.get("pair_id") is None else str(row.get("pair_id")),
+                  "source_unlicensed",
+                  f"images of source {name or '(none: no source column)'!r} have no licence in {where}'s table "
+                  f"(it names {sorted(covered)}); add a line for it (`rsmmvp build --sources FILE`) or '*'")
+        for name, (i, row) in sorted(first.items())
+        if name not in covered
+    ]

@@ -10,11 +10,15 @@ merge it, nothing is written to the main branch.
 - endpoint: the ``endpoint`` argument, else ``HF_ENDPOINT``, else huggingface.co;
 - token: ``HF_TOKEN``, else the stored hub login (``hf auth login``). It is never printed, logged or
   written; a file that contains it is refused before anything is sent;
-- ``dry_run``: prints what would be sent (files, sizes, commit message) and sends nothing.
+- ``dry_run``: prints what would be sent (files, sizes, commit message) and sends nothing;
+- local paths stay local: what is sent (the files' text, the pull request's title and body) has every
+  absolute path of this machine reduced to its last component (``pretrained=/srv/models/qwen2-vl`` ->
+  ``pretrained=qwen2-vl``, the model's folder name), by :func:`rsmmvp_tasks.public.strip_local_paths`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -22,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import DataViolationError, ServiceError, UsageError
+from rsmmvp_tasks.public import strip_local_paths
 from rsmmvp_tasks.secrets import redact
 from rsmmvp_tasks.sharing.formatting import interval, pct
 from rsmmvp_tasks.sharing.runs import Run, load_runs
 
-__all__ = ["Submission", "prepare_submission", "submit"]
+__all__ = ["Submission", "prepare_submission", "public_bytes", "submit"]
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -41,19 +46,38 @@ class Submission:
     commit_description: str
     warnings: tuple[str, ...]
 
+    def payload(self, local: Path) -> bytes:
+        """What is sent for the file ``local``: its content with local paths reduced (:func:`public_bytes`)."""
+        return public_bytes(local)
+
     def describe(self, endpoint: str) -> str:
         """A human-readable account of the submission (no secret in it)."""
         lines = [f"pull request to the dataset repo {self.repo_id} at {endpoint}",
                  f"commit message: {self.commit_message}", "files:"]
-        lines += [f"  {local} -> {remote} ({local.stat().st_size} bytes)" for local, remote in self.files]
+        lines += [f"  {local} -> {remote} ({len(self.payload(local))} bytes)" for local, remote in self.files]
         lines += ["description:"] + [f"  {line}" for line in self.commit_description.splitlines()]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
+def public_bytes(path: Path) -> bytes:
+    """A results JSON or samples JSONL file as sent: every string with its absolute local paths reduced
+    to their last component (:func:`~rsmmvp_tasks.public.strip_local_paths`), JSON kept valid."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        lines = [json.dumps(strip_local_paths(json.loads(line)), ensure_ascii=False) if line.strip() else line
+                 for line in text.splitlines()]
+        return ("\n".join(lines) + ("\n" if text.endswith("\n") else "")).encode("utf-8")
+    return json.dumps(strip_local_paths(json.loads(text)), indent=2, ensure_ascii=False).encode("utf-8")
+
+
 def _folder(run: Run) -> str:
-    """The repo folder of a run: lmms-eval's sanitised model name, else the model's."""
+    """The repo folder of a run: lmms-eval's sanitised model name, else the model's; a local model path
+    (which lmms-eval sanitises to ``__srv__models__qwen2-vl``) gives its folder name (``qwen2-vl``)."""
     name = str(run.results.get("model_name_sanitized") or "") or run.model
+    if name.startswith("__"):  # "/srv/models/qwen2-vl" with "/" -> "__"
+        name = name.rstrip("_").rsplit("__", 1)[-1]
+    name = strip_local_paths(name)
     return re.sub(r"[^\w.-]+", "_", name).strip("._") or "model"
 
 
@@ -87,11 +111,12 @@ def prepare_submission(path: str | Path, repo_id: str, *, task: str | None = Non
         else:
             warnings.append(f"{r.source} [{r.task}] has no samples file: boards cannot test its differences "
                             "(rerun lmms-eval with --log_samples)")
-    labels = sorted({f"{r.label} on {r.task}" for r in runs})
+    labels = sorted({strip_local_paths(f"{r.label} on {r.task}") for r in runs})
     message = f"Add RSMMVP results: {', '.join(labels)}"
     if len(message) > 200:
         message = f"Add RSMMVP results: {len(runs)} runs"
-    description = "\n".join(["Submitted with `rsmmvp leaderboard submit`.", ""] + [f"- {_describe_run(r)}" for r in runs])
+    description = strip_local_paths(
+        "\n".join(["Submitted with `rsmmvp leaderboard submit`.", ""] + [f"- {_describe_run(r)}" for r in runs]))
     return Submission(repo_id, tuple(files.items()), message, description, tuple(warnings))
 
 
@@ -113,7 +138,8 @@ def submit(path: str | Path, repo_id: str, *, dry_run: bool = False, endpoint: s
     endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
     token = _token()
     for local, _remote in submission.files:
-        if token and token in local.read_text(encoding="utf-8", errors="replace"):
+        if token and (token in local.read_text(encoding="utf-8", errors="replace")
+                      or token.encode() in submission.payload(local)):
             raise DataViolationError(f"{local} contains your Hugging Face token: not submitted. Remove it from the "
                                      "file (e.g. from --model_args) first")
     description = submission.describe(endpoint)
@@ -125,7 +151,8 @@ def submit(path: str | Path, repo_id: str, *, dry_run: bool = False, endpoint: s
     from huggingface_hub import CommitOperationAdd, HfApi
 
     api = HfApi(endpoint=endpoint, token=token)
-    operations = [CommitOperationAdd(path_in_repo=remote, path_or_fileobj=str(local)) for local, remote in submission.files]
+    operations = [CommitOperationAdd(path_in_repo=remote, path_or_fileobj=submission.payload(local))
+                  for local, remote in submission.files]
     try:
         info = api.create_commit(repo_id=repo_id, repo_type="dataset", operations=operations,
                                  commit_message=submission.commit_message,
