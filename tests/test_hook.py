@@ -65,41 +65,78 @@ def test_entry_point_is_registered_and_returns_manifests() -> None:
     assert eps[0].load() is lmms_hook.manifests
 
 
-def _python(code: str, tmp_path: Path, **env: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=offline_env(tmp_path / "hf", **env),
+def _python(code: str, tmp_path: Path, argv: list[str] | None = None, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter whose command line (``sys.argv[1:]``) is ``argv``."""
+    proc = subprocess.run([sys.executable, "-c", code, *(argv or [])], cwd=tmp_path,
+                          env=offline_env(tmp_path / "hf", **env),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
 
+_LIST_OURS = "print('tasks', sorted(t for t in TaskManager().all_tasks if t.startswith('rsmmvp')))\n"
+
+
 @pytest.mark.e2e
-def test_real_lmms_eval_indexes_our_tasks_lazily(tmp_path: Path) -> None:
-    out = _python(
-        "import sys, lmms_eval.models\n"
-        "print('early', 'lmms_eval.tasks' in sys.modules)\n"
-        "from lmms_eval.tasks import TaskManager\n"
-        "tm = TaskManager()\n"
-        "print('tasks', sorted(t for t in tm.all_tasks if t.startswith('rsmmvp')))\n"
-        "print('builtin', 'mmvp' in tm.all_tasks)\n",
-        tmp_path,
-    )
+def test_real_lmms_eval_indexes_our_tasks_lazily_when_the_run_asks_for_one(tmp_path: Path) -> None:
+    code = ("import sys, lmms_eval.models\n"
+            "print('early', 'lmms_eval.tasks' in sys.modules)\n"
+            "from lmms_eval.tasks import TaskManager\n" + _LIST_OURS +
+            "print('builtin', 'mmvp' in TaskManager().all_tasks)\n")
+    out = _python(code, tmp_path, argv=["--model", "dummy", "--tasks", "mmvp,rsmmvp_mini"])
     assert "early False" in out  # importing the model registry did not pay for lmms_eval.tasks
     listed = eval(out.split("tasks ", 1)[1].splitlines()[0])
     assert TASKS <= set(listed)
     assert "builtin True" in out  # built-ins still indexed; none of ours shadows them
     assert not {"mmvp"} & set(listed)
+    # the same process asking for another task only: the TaskManager is lmms-eval's own
+    out = _python(code, tmp_path, argv=["--model", "dummy", "--tasks", "mmvp"])
+    assert eval(out.split("tasks ", 1)[1].splitlines()[0]) == []
 
 
 @pytest.mark.e2e
 def test_legacy_lmms_eval_plugins_variable_is_harmless(tmp_path: Path) -> None:
+    out = _python("import lmms_eval.models as m\nfrom lmms_eval.tasks import TaskManager\n" + _LIST_OURS, tmp_path,
+                  argv=["--tasks", "rsmmvp_mini"], LMMS_EVAL_PLUGINS="rsmmvp_tasks")
+    assert TASKS <= set(eval(out.split("tasks ", 1)[1].splitlines()[0]))
+
+
+@pytest.mark.parametrize(
+    "argv, wanted",
+    [(["--tasks", "rsmmvp_mini"], True), (["--tasks=mmvp,rsmmvp_cot"], True), (["--task", "rsmmvp*"], True),
+     (["--tasks", "list"], True), (["eval", "--tasks", "mmvp"], False), (["--tasks", "mm*"], False),
+     (["--model", "rsmmvp_clip", "--tasks", "mmvp"], False), ([], False), (["--tasks"], False)],
+)
+def test_requests_rsmmvp_reads_the_command_line(argv: list[str], wanted: bool) -> None:
+    assert lmms_hook.requests_rsmmvp(["lmms-eval", *argv]) is wanted
+
+
+def test_requests_rsmmvp_reads_the_tasks_of_a_config_file(tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text("model: dummy\ntasks: mmvp,rsmmvp_mini\n")
+    (tmp_path / "two.yaml").write_text("- {model: dummy, tasks: mmvp}\n- {model: dummy, tasks: [mme]}\n")
+    assert lmms_hook.requested_task_names(["--config", str(tmp_path / "one.yaml")]) == ["mmvp", "rsmmvp_mini"]
+    assert lmms_hook.requests_rsmmvp(["--config", str(tmp_path / "one.yaml")])
+    assert not lmms_hook.requests_rsmmvp(["--config", str(tmp_path / "two.yaml")])
+    assert not lmms_hook.requests_rsmmvp(["--config", str(tmp_path / "missing.yaml")])
+
+
+def test_our_task_names_are_the_yaml_task_names() -> None:
+    assert TASKS <= lmms_hook.our_task_names() and all(n.startswith("rsmmvp") for n in lmms_hook.our_task_names())
+
+
+@pytest.mark.parametrize("tasks, patched", [("mmvp", False), ("rsmmvp_mini", True)])
+def test_entry_point_patches_nothing_for_another_task(tasks: str, patched: bool, tmp_path: Path) -> None:
+    """The entry point itself (no lmms-eval run): only a run asking for an rsmmvp task gets the patch and redaction."""
     out = _python(
-        "import lmms_eval.models as m\n"
-        "from lmms_eval.tasks import TaskManager\n"
-        "print(sorted(t for t in TaskManager().all_tasks if t.startswith('rsmmvp')))\n",
-        tmp_path,
-        LMMS_EVAL_PLUGINS="rsmmvp_tasks",
-    )
-    assert TASKS <= set(eval(out.strip().splitlines()[-1]))
+        "import logging, sys\n"
+        "from rsmmvp_tasks.evaluation.hook import manifests\n"
+        "factory = logging.getLogRecordFactory()\n"
+        "print('manifests', len(manifests()))\n"
+        "print('finder', any(type(f).__name__ == '_PatchOnImport' for f in sys.meta_path))\n"
+        "print('factory', logging.getLogRecordFactory() is not factory)\n",
+        tmp_path, argv=["--model", "dummy", "--tasks", tasks])
+    assert "manifests 1" in out  # rsmmvp_clip is registered either way: that is what the entry point group is for
+    assert f"finder {patched}" in out and f"factory {patched}" in out
 
 
 @pytest.mark.e2e

@@ -1,11 +1,24 @@
-"""Make the rsmmvp tasks visible to an installed lmms-eval with no extra flag.
+"""Make the rsmmvp tasks visible to an installed lmms-eval with no extra flag -- and change nothing else.
 
 lmms-eval 0.7.3 has no task plugin hook: tasks are found only through ``--include_path``.
 Models do have one, the ``lmms_eval.models`` entry-point group, which lmms-eval loads when
 ``lmms_eval.models`` is imported -- before the CLI builds its ``TaskManager``. This module is that
-entry point (see ``setup.cfg``). Besides returning our model manifests (``rsmmvp_clip``, from :mod:`rsmmvp_tasks.models`),
-it wraps ``lmms_eval.tasks.TaskManager.initialize_tasks`` so that every TaskManager also indexes
-:func:`rsmmvp_tasks.paths.tasks_dir`.
+entry point (see ``setup.cfg``). It always returns our model manifests (``rsmmvp_clip``, from
+:mod:`rsmmvp_tasks.models`): that is what the group is for, and it changes no other model.
+
+Everything else it does is **scoped to runs that request an rsmmvp task** (:func:`requests_rsmmvp`:
+a ``--tasks`` value, or a ``tasks:`` entry of ``--config``, that names one of our tasks, matches one
+with a wildcard, or asks for a task listing). Only then does :func:`activate`:
+
+- wrap ``lmms_eval.tasks.TaskManager.initialize_tasks`` so that the TaskManager also indexes
+  :func:`rsmmvp_tasks.paths.tasks_dir` (user ``--include_path`` folders keep precedence);
+- install :func:`rsmmvp_tasks.secrets.install_log_redaction`: lmms-eval 0.7.3 logs
+  ``Evaluation tracker args: {..., 'token': 'hf_...'}`` at INFO whenever ``HF_TOKEN`` is set.
+
+Any other lmms-eval run in an environment where rsmmvp is installed runs exactly as without it
+(same results, same log: ``tests/test_plugin_neutral.py`` compares both). From Python, where there is
+no command line to read, pass ``TaskManager(include_path=rsmmvp_tasks.tasks_dir())`` or call
+:func:`activate` first. ``rsmmvp eval`` calls :func:`activate` itself.
 
 This is the ONLY module that touches lmms-eval internals. Everything it relies on is checked
 first; if lmms-eval changes shape, it logs one warning that names the supported fallback,
@@ -15,31 +28,31 @@ Cost: patching needs ``lmms_eval.tasks`` (several seconds to import). The patch 
 applied lazily, by a one-shot import hook, when something imports ``lmms_eval.tasks`` -- which
 the evaluation CLI always does -- so ``import lmms_eval.models`` stays as fast as before.
 
-Secrets: lmms-eval 0.7.3 logs ``Evaluation tracker args: {..., 'token': 'hf_...'}`` at INFO whenever
-``HF_TOKEN`` is set. The entry point therefore also installs :func:`install_log_redaction`, which
-rewrites every loguru message (lmms-eval's logger) and every stdlib log record through
-:func:`redact_secrets` before any handler sees it, so no token reaches the console or a log file.
-
-Tested against lmms-eval 0.7.3 (pinned in ``setup.cfg``).
+Tested against lmms-eval 0.7.3.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import importlib.abc
 import importlib.machinery
 import inspect
 import logging
 import os
+import re
 import sys
 from types import ModuleType
 from typing import Any, Callable, Sequence
+
+from rsmmvp_tasks.paths import tasks_dir
 
 from rsmmvp_tasks.secrets import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["manifests", "patch_task_manager", "FALLBACK_HINT"]
+__all__ = ["manifests", "activate", "requests_rsmmvp", "requested_task_names", "our_task_names", "option_values",
+           "patch_task_manager", "FALLBACK_HINT"]
 
 _TASKS_MODULE = "lmms_eval.tasks"
 _PATCH_FLAG = "_rsmmvp_tasks_patched"
@@ -49,10 +62,27 @@ FALLBACK_HINT = 'lmms-eval --include_path "$(rsmmvp tasks-path)" --tasks rsmmvp 
 def manifests() -> list[Any]:
     """Entry point of the ``lmms_eval.models`` group.
 
-    Returns the model manifests rsmmvp contributes (:func:`rsmmvp_tasks.models.manifests`) and
-    arranges for the task folder to be indexed by every :class:`lmms_eval.tasks.TaskManager`. Never
-    raises: lmms-eval would only log a failure here, and the user must still be able to run with
-    ``--include_path``.
+    Returns the model manifests rsmmvp contributes (:func:`rsmmvp_tasks.models.manifests`); when
+    the command line requests an rsmmvp task (:func:`requests_rsmmvp`), also runs :func:`activate` (the
+    task folder and the log redaction). Never raises: lmms-eval would only log a failure here, and
+    the user must still be able to run with ``--include_path``.
+    """
+    try:
+        wanted = requests_rsmmvp(sys.argv)
+    except Exception as exc:  # pragma: no cover - defensive: an entry point must not break lmms-eval
+        logger.debug("rsmmvp: could not read the requested tasks (%r)", exc)
+        wanted = False
+    if wanted:
+        activate()
+    from rsmmvp_tasks.models import manifests as model_manifests
+
+    return model_manifests()
+
+
+def activate() -> None:
+    """Index the rsmmvp task folder in every lmms-eval ``TaskManager`` and redact secrets from the log.
+
+    Idempotent; never raises (a failure is one warning naming the ``--include_path`` fallback).
     """
     try:
         install_log_redaction()
@@ -62,9 +92,90 @@ def manifests() -> list[Any]:
         _install()
     except Exception as exc:  # pragma: no cover - defensive: an entry point must not break lmms-eval
         _warn_fallback(f"could not register the rsmmvp task folder ({exc!r})")
-    from rsmmvp_tasks.models import manifests as model_manifests
 
-    return model_manifests()
+
+#: ``--tasks`` spellings lmms-eval's argparse accepts (``--task`` is an unambiguous prefix)
+_TASK_OPTIONS = ("--tasks", "--task")
+#: ``--tasks`` values that list tasks instead of running them
+_LISTINGS = ("list", "list_groups", "list_tags", "list_subtasks")
+
+
+def option_values(argv: Sequence[str], *names: str) -> list[str]:
+    """Every value of ``--name VALUE`` / ``--name=VALUE`` in ``argv`` for any of ``names``, in order."""
+    values: list[str] = []
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                values.append(argv[i + 1])
+            elif arg.startswith(name + "="):
+                values.append(arg.split("=", 1)[1])
+    return values
+
+
+def requested_task_names(argv: Sequence[str]) -> list[str]:
+    """The task names a command line requests: ``--tasks a,b`` and the ``tasks`` of ``--config FILE``.
+
+    A ``--config`` file that cannot be read contributes nothing (lmms-eval reports it itself).
+    """
+    values = option_values(argv, *_TASK_OPTIONS)
+    for path in option_values(argv, "--config"):
+        values.extend(_config_tasks(path))
+    return [name.strip() for value in values for name in str(value).split(",") if name.strip()]
+
+
+def _config_tasks(path: str) -> list[str]:
+    try:
+        import yaml
+
+        with open(path, encoding="utf-8") as handle:
+            loaded = yaml.safe_load(handle)
+    except Exception:  # noqa: BLE001 - lmms-eval reports an unreadable config itself
+        return []
+    entries = loaded if isinstance(loaded, list) else [loaded]
+    found: list[str] = []
+    for entry in entries:
+        tasks = entry.get("tasks") if isinstance(entry, dict) else None
+        if isinstance(tasks, str):
+            found.append(tasks)
+        elif isinstance(tasks, list):
+            found.extend(str(t) for t in tasks if isinstance(t, str))
+    return found
+
+
+_NAME_LINE = re.compile(r"^(?:task|tag|group)\s*:\s*(?P<value>.+?)\s*$")
+
+
+@functools.lru_cache(maxsize=1)
+def our_task_names() -> frozenset[str]:
+    """The task, tag and group names defined by the YAML files of :func:`rsmmvp_tasks.paths.tasks_dir`.
+
+    Read as text (top-level ``task:``/``tag:``/``group:`` lines, a scalar or an inline ``[a, b]``
+    list), so no lmms-eval import is needed.
+    """
+    names: set[str] = set()
+    for path in sorted(tasks_dir().rglob("*.yaml")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = _NAME_LINE.match(line)
+            if match:
+                value = match.group("value").strip("[]")
+                names.update(v.strip().strip("\"'") for v in value.split(",") if v.strip().strip("\"'"))
+    return frozenset(names)
+
+
+def requests_rsmmvp(argv: Sequence[str]) -> bool:
+    """Whether the command line ``argv`` requests an rsmmvp task (see the module docstring).
+
+    True when a requested name (:func:`requested_task_names`) is one of :func:`our_task_names`, a
+    wildcard pattern matching one of them (``rsmmvp*``), or a task listing (``--tasks list``,
+    ``list_groups``, ``list_tags``, ``list_subtasks``: the listing then shows our tasks).
+    """
+    ours = our_task_names()
+    for name in requested_task_names(argv):
+        if name in ours or name in _LISTINGS:
+            return True
+        if any(ch in name for ch in "*?[") and any(fnmatch.fnmatchcase(task, name) for task in ours):
+            return True
+    return False
 
 
 def _install() -> None:
@@ -93,8 +204,6 @@ def patch_task_manager(tasks_module: ModuleType) -> bool:
     if "include_path" not in params:
         _warn_fallback("TaskManager.initialize_tasks has no include_path parameter")
         return False
-
-    from rsmmvp_tasks.paths import tasks_dir
 
     ours = str(tasks_dir())
 
