@@ -19,11 +19,13 @@ def _load(name: str) -> list[dict]:
 
 CORPUS = _load("answer_corpus.jsonl")  # written alongside the rules
 UNSEEN = _load("answer_corpus_unseen.jsonl")  # written before running the reader on it; tiny-model replies
+HELDOUT = _load("answer_corpus_heldout.jsonl")  # issue 16: written and committed before the reader was changed
 YN, CNT, DIR = ["Yes", "No"], ["Two", "Four"], ["North-south", "East-west"]
+COL, SHIP = ["Red", "Grey"], ["Docked at the pier", "Sailing in open water"]
 #: unseen replies a careful human reads as a letter that the reader leaves unread (None, never a wrong letter):
-#: a paraphrase ("tied to" = docked), check marks on an echoed list, a partial option text ("the right side"
-#: for "On the right side"), a translation of the options (Chinese for "East-west")
-UNSEEN_KNOWN_MISSES = {"unseen-019", "unseen-035", "unseen-066", "unseen-100"}
+#: a paraphrase by another verb ("tied to" = docked), a partial option text ("the right side" for "On the right
+#: side"), a translation of the options (Chinese for "East-west")
+UNSEEN_KNOWN_MISSES = {"unseen-019", "unseen-066", "unseen-100"}
 
 
 def test_corpus_is_large_varied_and_honest() -> None:
@@ -190,7 +192,7 @@ def test_a_leading_letter_judged_or_listed_is_not_a_choice(reply: str, expected:
 
 @pytest.mark.parametrize("reply, options", [
     ("A. Four", CNT), ("The answer is A. Four", CNT), ("Option A: Four", CNT), ("No (A)", YN), ("Answer: B. Yes", YN),
-    ("North-south (B)", DIR), ("B. Hmm, actually the answer is A.", CNT), ("B. I think the answer is A.", CNT),
+    ("North-south (B)", DIR), ("B. I think the answer is A.", CNT),
 ])
 def test_conflicting_evidence_is_none(reply: str, options: list[str]) -> None:
     """A letter written with another option's text, or a leading letter a later answer contradicts."""
@@ -273,3 +275,121 @@ def test_long_degenerate_replies_are_read() -> None:
     """Functional only (no timing): 200 KB replies finish; scripts/bench_answers.py measures the growth."""
     assert extract_choice("A B " * 50_000, CNT) is None
     assert extract_choice("so " * 60_000 + "the answer is B", CNT) == "B"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# issue 16 A.1: the reader by rule (module docstring); every case below gave a wrong letter or no letter before
+
+
+def test_heldout_corpus_is_blind_and_covers_every_class() -> None:
+    assert len(HELDOUT) >= 150
+    ids = {c["id"] for c in HELDOUT}
+    assert len(ids) == len(HELDOUT) and not ids & {c["id"] for c in CORPUS + UNSEEN}
+    cats = Counter(c["category"] for c in HELDOUT)
+    for cat in ("echo", "rejection", "verdict_list", "correction", "json", "paraphrase", "article",
+                "letter_other_text", "garbage", "plain"):
+        assert cats[cat] >= 8, cat
+    option_sets = {tuple(c["options"]) for c in HELDOUT}
+    assert {tuple(YN), tuple(CNT), tuple(DIR), tuple(COL)} <= option_sets and len(option_sets) >= 8
+    assert 0.2 < sum(c["expected"] is None for c in HELDOUT) / len(HELDOUT) < 0.6
+
+
+@pytest.mark.parametrize("case", HELDOUT, ids=[c["id"] for c in HELDOUT])
+def test_heldout_corpus(case: dict) -> None:
+    assert extract_choice(case["response"], case["options"]) == case["expected"], case["response"]
+
+
+@pytest.mark.parametrize("name, cases", [("corpus", CORPUS), ("unseen", UNSEEN), ("heldout", HELDOUT)])
+def test_no_corpus_gets_a_wrong_letter(name: str, cases: list[dict]) -> None:
+    """A confident letter that differs from the human reading is the one error the reader must never make."""
+    wrong = [(c["id"], got) for c in cases
+             if (got := extract_choice(c["response"], c["options"])) is not None and got != c["expected"]]
+    assert wrong == [], name
+
+
+#: a letter beside the text of *another* option, before or after it, near or in a later sentence
+LETTER_BESIDE_OTHER_TEXT = [
+    ("B (North-south)", DIR), ("The answer is B, North-south.", DIR), ("Answer: A\nThe runway runs east-west.", DIR),
+    ("A because the runway runs east-west", DIR), ("A as the runway is east-west", DIR),
+    ("The answer is A: the road runs from east to west.", DIR), ("A (the roofs are grey)", COL),
+    ("Answer: B (yes)", YN), ("A, there are four tanks.", CNT),
+    ("B, since the ship is docked at the pier.", SHIP), ("Answer: B\nReason: the roofs are red.", COL),
+]
+
+
+@pytest.mark.parametrize("reply, options", LETTER_BESIDE_OTHER_TEXT)
+def test_a_letter_beside_another_options_text_is_no_choice(reply: str, options: list[str]) -> None:
+    assert extract_choice(reply, options) is None
+
+
+#: rejections in other words than any list: a negator before, a verdict after, a check mark, a question
+REJECTIONS = [
+    ("(A) is clearly wrong.", DIR), ("Option A is clearly incorrect.", DIR), ("A is the wrong answer.", YN),
+    ("The correct answer cannot be A.", CNT), ("I would rule out B.", DIR), ("We can eliminate B.", COL),
+    ("B is definitely false.", DIR), ("Option B can be excluded.", CNT), ("I reject option A.", DIR),
+    ("A would be incorrect here.", DIR), ("B is out.", DIR), ("Option B? No.", DIR), ("A? Wrong.", DIR),
+    ("B ✗", YN), ("❌ A", CNT), ("East-west is wrong.", DIR), ("North-south is ruled out.", DIR),
+]
+
+
+@pytest.mark.parametrize("reply, options", REJECTIONS)
+def test_a_rejected_choice_is_never_read(reply: str, options: list[str]) -> None:
+    assert extract_choice(reply, options) is None
+
+
+@pytest.mark.parametrize("reply, options, expected", [
+    ("We can eliminate B, which leaves A.", COL, "A"),
+    ("It is east-west, and north-south is wrong.", DIR, "B"),
+])
+def test_a_rejection_leaves_the_other_choice_when_it_is_stated(reply: str, options: list[str],
+                                                              expected: str) -> None:
+    assert extract_choice(reply, options) == expected
+
+
+#: verdict lists: the verdict after a choice is that choice's, symbols included
+VERDICT_LISTS = [
+    ("A: False\nB: True", YN, "B"), ("- A: incorrect\n- B: correct", DIR, "B"), ("(A) ✗ (B) ✓", CNT, "B"),
+    ("A ✓ B ✗", CNT, "A"), ("A) false B) true", COL, "B"), ("A. Incorrect\nB. Correct", CNT, "B"),
+    ("- (A) North-south: no\n- (B) East-west: yes", DIR, "B"), ("Two ❌ Four ✅", CNT, "B"),
+    ("A: incorrect\nB: incorrect", YN, None), ("A: correct\nB: correct", DIR, None),
+    ("A: ✗\nB: ✗\nC: ✓", ["One", "Two", "Three"], "C"),
+]
+
+
+@pytest.mark.parametrize("reply, options, expected", VERDICT_LISTS)
+def test_verdict_lists(reply: str, options: list[str], expected: str | None) -> None:
+    assert extract_choice(reply, options) == expected
+
+
+#: self-corrections: the corrected choice, or none; never the first one
+CORRECTIONS = [
+    ("The answer is B. Wait, no, A.", DIR, "A"), ("B. Correction: A.", YN, "A"), ("A. Actually, B.", CNT, "B"),
+    ("The answer is A... no wait, it's B.", COL, "B"), ("B. Sorry, I meant A.", CNT, "A"),
+    ("I'd say A. Hmm, on second thought, B.", CNT, "B"), ("Answer: B. Scratch that, A.", YN, "A"),
+    ("B. Hmm, actually the answer is A.", CNT, "A"), ("The answer is east-west. Wait, no, north-south.", DIR, "A"),
+    ("A. Wait, no.", YN, None), ("The answer is A. Hmm, maybe B.", CNT, None),
+]
+
+
+@pytest.mark.parametrize("reply, options, expected", CORRECTIONS)
+def test_self_corrections(reply: str, options: list[str], expected: str | None) -> None:
+    assert extract_choice(reply, options) == expected
+
+
+#: JSON answers, paraphrased option texts, the article "A", garbage that starts and ends with "no"/"yes"
+READINGS = [
+    ('{"answer": "A"}', DIR, "A"), ('{"answer": "A"}', YN, "A"), ("{'answer': 'B'}", CNT, "B"),
+    ('{"reasoning": "The tank is round.", "answer": "A"}', ["Circular", "Rectangular"], "A"),
+    ('{"choice": "A", "confidence": 0.7}', YN, "A"),
+    ("The runway runs from north to south.", DIR, "A"), ("It runs from east to west.", DIR, "B"),
+    ("The runway is oriented from south to north.", DIR, "A"), ("The roofs are gray.", COL, "B"),
+    ("The ship is sailing in the open water.", SHIP, "B"),
+    ("A road runs east to west.", DIR, "B"), ("A bridge crosses the river from east to west.", DIR, "B"),
+    ("no curio northTANsou no curio northTANsou no", YN, None), ("no opBv southTAN no isx no", YN, None),
+    ("yes curio wtion yes arets yes", YN, None), ("curio B ithvisi A opBv", CNT, None),
+]
+
+
+@pytest.mark.parametrize("reply, options, expected", READINGS)
+def test_json_paraphrases_articles_and_garbage(reply: str, options: list[str], expected: str | None) -> None:
+    assert extract_choice(reply, options) == expected

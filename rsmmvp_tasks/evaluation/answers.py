@@ -2,70 +2,75 @@
 
 :func:`extract_choice` returns the option letter (``"A"``, ``"B"``, ...) a careful human reads in the
 reply, or ``None`` when the reply states no single choice. ``None`` counts as a wrong answer and is
-reported as ``unreadable_rate``. A wrong letter is worse than ``None``: when the evidence conflicts,
-the reader returns ``None``.
+reported as ``unreadable_rate``. A wrong letter is worse than ``None``.
 
-Rules, in order of precedence (the first that decides, decides):
+The rule
+--------
+A reply holds *pieces of evidence*: a **letter** (``B``, ``(b)``, ``option B``, ``B is correct``, a
+JSON ``{"answer": "B"}``), an **ordinal** (``the second option``) or an **option's text** (``East-west``,
+and its paraphrases below). Each piece is *asserted*, *negated* or *not a choice*:
 
-1. Clean-up: Unicode NFKC (full-width ``Ｂ`` -> ``B``), ``<think>...</think>`` blocks dropped (an
-   unclosed ``<think>`` drops everything after it; a ``</think>`` without an opening tag, whose
-   ``<think>`` was in the prompt, drops everything before it), markdown emphasis and code marks
-   removed. An empty reply -> ``None``. A degenerate reply (a run of 8 or more identical letters,
-   as random or looping generation produces) -> ``None``.
-   An echo of the option list states no choice and is removed before reading: a run of two or more
-   options, each written after its own letter (``A. Yes`` / ``B. No``, ``(a) Two (b) Four``), with
-   nothing but punctuation, line breaks or the word "option" between them. What is left is read by
-   the rules below (``"A) Yes\\nB) No\\n\\nB"`` -> ``B``); ``(A) Two, not (B) Four`` is no echo.
-2. A bare letter, in any wrapping: ``B``, ``(b)``, ``[B]``, ``**B**``, ``B.``, ``Option B``, or a
-   leading ``B) Four`` / ``B. Four``. A letter outside the options -> ``None``. A leading letter is
-   not a choice when what follows is a verdict on it (``(B) is incorrect, ...``), a description
-   (``A says ...``) or another letter (``A. B.``): then the later rules read the reply. A leading
-   letter contradicted by a later answer marker (rule 3) -> ``None``. A bare number is an option's
-   value when any option is a number (``4`` -> ``Four``; ``None`` when it could also be another
-   option's position, as ``2`` with Two/Four), otherwise a position (``1`` -> ``A``).
-3. Explicit answer markers, the *last* one wins (reasoning first, answer last): ``answer is``,
-   ``Answer:``, ``Final answer``, ``\\boxed{B}``, ``therefore``/``so``/``thus``, ``I choose``,
-   ``the correct option is``, ``I'd say``, ``答案是``/``选``/``选项``, ``respuesta``/``réponse``/
-   ``Antwort``/``risposta``/``resposta``/``Ответ``/``答え``. What follows the marker, within its clause
-   (at most ~200 characters), is read as a letter or as an option text; ``not`` right after the
-   marker, two different choices ("A or B") or an out-of-range letter make that marker undecided
-   (``or``/``and``/``/``/``或``/``还是`` all count as alternatives). A number alone after the
-   marker (``Answer: 4``) is read as a bare number (rule 2).
-4. Letter mentions: ``(a)``, ``option B``, ``B is correct``... Mentions negated by a preceding
-   negation (``not``/``n't``/``nor``/``neither``/``never``/``rather than``/``instead of``/``except``
-   /``other than``, and ``ni``/``pas``/``nicht``/``weder``/``noch``/``не``/``ни``/``不是``/``不选``/
-   ``而非``/``并非``) within the same clause are discarded; exactly one remaining distinct letter
-   decides. Also discarded: a letter rejected by what follows it (``A is wrong``, ``B is not
-   correct``), a letter that is described rather than chosen (``Option A says two tanks``) and a
-   letter naming a thing (``image A``, ``tank B``, ``the area marked B``). An ``A`` followed by a
-   word (``A car``, ``A few``) is the English article, never a mention, unless the word joins it to
-   another letter (``A or B``, ``A oder B``, ``A ni B``, ``A B``: a listing, so no single choice).
-   Letters are delimited by anything that is not a Latin letter or digit, so ``是B`` mentions ``B``.
-5. Ordinals: ``the second option``, ``the first one``, ``option two``, ``option 2`` (``the first
-   image`` is not; rejected and described ordinals are discarded as in 4; with options written as
-   digits, ``option 2`` is the option text ``2`` and ``None`` when that differs from the second
-   option).
-6. Option texts (case, punctuation, hyphen/space insensitive, whole words, longest match first,
-   punctuation inside an option optional so ``Yes partially`` is ``Yes, partially``; a count in
-   digits is its number word, ``4 tanks`` = ``four tanks``, while a number standing alone stays a
-   number, which matches only an option written as that number or its word), with the same negation rule, whose scope ends at clause
-   punctuation (``, ; . — !?``); exactly one distinct option decides, two -> ``None``
-   (``Yes and no``, ``Yes/No``). The options ``Yes`` / ``No`` are also read from their synonyms
-   standing as an interjection (``yep``, ``sí``, ``oui``, ``ja``, ``nope``, ``nein``, ``non``,
-   ``absolutely not``, ``not at all``...). ``no`` is the answer *No* only as an interjection:
-   followed by clause punctuation, the end, or a word that starts a clause (``No, ...``, ``No there
-   isn't``, ``so no.``), never as a determiner (``There are no cars``, ``No doubt, yes``, ``No
-   idea``): those answer nothing without the question, which the reader does not see.
-7. Otherwise ``None``: refusals, "both", "neither", hedges between options, empty replies.
+- **Not a choice**: a letter that names a thing (``image A``, ``tank B``), is described or supposed
+  (``Option A says ...``, ``A would be correct if ...``), or asked about (``Option B?``); the article
+  ``A`` before a word (``A road runs east to west``); an echo of the option list (a run of two or more
+  ``letter + its own text`` entries: ``A. Yes / B. No``); what a self-correction withdraws (below).
+- **Negated**: within its clause (clause punctuation, a dash between spaces, or a conjunction that
+  starts a new clause — ``but``, ``so``, ``because``, ``since``, ``which``... — ends the scope),
+  (a) a *negator* stands before it: ``not``, ``n't``, ``never``, ``nor``, ``neither``, ``cannot``,
+  ``rather than``/``instead of``/``over``/``except``/``other than``, a rejecting verb (``rule out``,
+  ``eliminate``, ``exclude``, ``reject``, ``discard``) and their equivalents in other languages; or
+  (b) a *verdict against* it follows it before the next choice: a negative adjective (``wrong``,
+  ``incorrect``, ``false``, ``impossible``, ``unlikely``...), a negated predicate (``is not``, ``can't be``,
+  ``is out``, ``ruled out``...) or a bare ``no`` (``A: no``); or (c) a negative adjective stands before it
+  with no other choice in between (``✗ A``, ``wrong: A``). A verdict between two choices is the
+  earlier one's (``(A) ✗ (B) ✓``, ``A: False / B: True``). Check marks are verdicts: ``✗ ❌`` read as
+  ``wrong``, ``✓ ✅`` as ``right``. Yes/No options are verdicts themselves and take none after them.
+- **Asserted**: every other piece. ``Yes``/``No`` are asserted only as an interjection: starting a
+  clause (or after ``so``, ``I think``...) and ending it (or followed by a clause-opening word: ``No
+  there isn't``), never as a determiner (``There are no cars``), so a garbage string that merely
+  starts and ends with ``no`` asserts nothing. Other languages' yes/no words likewise.
 
-Whatever rule decided, a reply that writes a letter with *another* option's text (``A. Four`` or
-``Four (A)`` with options Two/Four, ``No (A)`` with Yes/No) contradicts itself -> ``None``.
+**Any conflict between two pieces of evidence gives no choice** (``None``). The one precedence:
+an explicit answer marker supersedes the reasoning before it (rule 4), and a self-correction what it
+corrects (rule 2). The reply is read in this order:
+
+1. Clean-up: Unicode NFKC, ``<think>...</think>`` reasoning and generation tokens (``</s>``) dropped,
+   markdown removed; a JSON object with an answer field (``answer``, ``choice``, ``final_answer``...)
+   is read as ``Answer: <value>`` (its other fields are dropped). Empty or degenerate replies (8+
+   identical letters in a row) -> ``None``. Echoed option lists are removed (above).
+2. **Self-correction**: ``Wait, no,`` ``Correction:`` ``Actually,`` ``I mean(t)`` ``Scratch that``
+   ``On second thought`` ``or rather``, after clause punctuation, withdraw everything before them: the
+   reply is read from the last one on (``B. Correction: A.`` -> ``A``; ``A. Wait, no.`` -> ``None``).
+3. A bare letter (``B``, ``(b)``, ``**B**``, ``Option B``) or a reply that opens with one (``B) Four``);
+   a letter outside the options -> ``None``.
+   A bare number is an option's value when options are numbers (``None`` when it could also be a
+   position), otherwise a position.
+4. Explicit answer markers (``answer is``, ``Answer:``, ``\\boxed{}``, ``therefore``/``so``, ``I choose``,
+   ``答案是``, ``respuesta``...): the *last* one wins over what precedes it (reasoning first, answer
+   last). What follows a marker within its clause is read as a letter or an option's text; ``not``
+   right after it, or two alternatives (``A or B``), leave it undecided (``None``).
+5. Asserted letters, then ordinals, then option texts: exactly one distinct asserted option decides.
+
+Then the conflict checks: after a leading letter or an answer marker, any later asserted letter
+that differs gives ``None`` (``A: true / B: true``); and whatever decided, when the option texts
+asserted anywhere in the reply name exactly one option and it is another one (``B (North-south)``,
+``Answer: A\\nThe runway runs east-west.``, ``A because the runway runs east-west`` with
+North-south/East-west), or a letter is written as a label of another option's text (``A. Four``,
+``No (A)``), the reply contradicts itself -> ``None``. Texts naming both options leave the letter
+to decide (the reasoning weighed both).
+
+Option texts are matched case-, punctuation- and hyphen-insensitively as whole words, longest first;
+an article may stand between their words (``sailing in the open water``); a span ``X-Y`` is also
+``from X to Y`` / ``Y to X`` (``runs from north to south`` = ``North-south``); a count in digits is its
+number word (``4 tanks`` = ``four tanks``); British and American spellings agree (``gray`` = ``grey``).
+A number standing alone stays a number.
 
 Every rule runs in time linear in the reply's length (``scripts/bench_answers.py`` measures it).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from functools import lru_cache
@@ -82,6 +87,19 @@ _NA = rf"(?![{_LATIN}])"  # ... and ends here
 _CJK = "\u3040-\u30ff\u3400-\u9fff"
 
 _MARKDOWN = re.compile(r"\*\*|__|`+|~~")
+_SPECIAL_TOKEN = re.compile(r"</?s>|<\|[a-z_]{1,20}\|>|<eos>|<pad>|\[/?INST\]", re.I)  # generation's special tokens
+#: check marks are verdicts: written as words, so that one rule reads "(A) ✗ (B) ✓" and "A: wrong B: right"
+_VERDICT_SYMBOLS = str.maketrans({c: " wrong " for c in "✗✘❌✖❎"} | {c: " right " for c in "✓✔✅☑"})
+#: a flat JSON object; one with an answer field is read as ``Answer: <value>`` (its other fields are dropped)
+_JSON_OBJECT = re.compile(r"\{[^{}]{0,2000}\}")
+_JSON_KEYS = frozenset({"answer", "final_answer", "choice", "option", "selected_option", "prediction"})
+#: a self-correction withdraws everything before it: the reply is read from what follows it
+_CORRECTION = re.compile(
+    r"(?:^|(?<=[.,;:!?\n—–-]))\s*(?:(?:hmm+|oh|no)\s*,?\s*){0,3}"
+    r"(?:wait|hold on|correction|scratch that|on second thought|i mean|i meant|(?:sorry\s*,?\s*)?i meant"
+    r"|or rather|actually|let me correct(?: myself)?)\b(?:[\s,.:;!—–-]*(?:no|nope)\b)?[\s,.:;!—–-]*",
+    re.I,
+)
 _DEGENERATE = re.compile(r"([^\W\d_])\1{7,}")  # 8+ identical letters in a row: random or looping generation
 _NEG_WINDOW = 24  # characters before a mention searched for a negation
 _NAME_WINDOW = 40  # characters before a letter searched for a noun it names ("image A")
@@ -125,9 +143,12 @@ _MENTIONS = [
     re.compile(r"\b(?:option|choice|opción|opcion|opzione|opção|вариант)\s+([A-Za-z])" + _NA, re.I),  # option B
     re.compile(_NB + r"([B-HJ-Z])" + _NA + r"(?!['’])"),  # a capital standing alone (not the article A, not "I")
     re.compile(  # "A" as a letter: before punctuation, a verb of judgement, a connector to another letter, CJK
-        _NB + r"(A)" + _NA + r"(?=\s*(?:$|\n|[.,;:!?)/&+]|[" + _CJK + r"]"
-        r"|(?:is|was|would|seems|looks|appears|matches|fits|and|or|nor)\b"
-        r"|" + _CONNECTOR + r"\s+[\(\[]?[A-Z]" + _NA + r"|[\(\[]?[B-Z]" + _NA + r"))"
+        _NB + r"(A)" + _NA + r"(?=\s*(?:$|\n|[.,;:!?()/&+]|\s[-–—]\s|[" + _CJK + r"]"
+        r"|(?:is|was|would|seems|looks|appears|matches|fits|and|or|nor|because|since|as)\b"
+        r"|(?:right|wrong|correct|incorrect|true|false)\b(?!\s*[a-z])"  # a verdict list: "A right B wrong"
+        r"|" + _CONNECTOR + r"\s+[\(\[]?[A-Z]" + _NA + r"|[\(\[]?[B-Z]" + _NA
+        + r"|[a-z]+[A-Z])"  # before a token with an inner capital ("A opBv"): no word, so no article
+        r")"
     ),
 ]
 
@@ -140,11 +161,20 @@ _NAMED_THING = re.compile(
 
 # a letter that is described rather than chosen ("Option A says two tanks")
 _DESCRIBED = re.compile(
-    r"\s*[\)\]]?\s*(?:says|states|claims|suggests|describes|refers|mentions|would mean|means|implies)\b", re.I
+    r"\s*[\)\]]?\s*(?:says|states|claims|suggests|describes|refers|mentions|means|implies|would|could|might)\b", re.I
 )
 
-# a choice rejected by what follows it ("A is wrong", "the first option is incorrect")
-_REJECTED = re.compile(r"[\s\)\]]*(?:is|was|seems|looks)\s+(?:wrong|incorrect|false|not\b|ruled out|excluded)", re.I)
+# a verdict against what precedes it in its clause ("A is clearly wrong", "B: False", "(A) wrong", "A can't be")
+_AGAINST = re.compile(
+    r"\b(?:wrong|incorrect|false|untrue|invalid|impossible|unlikely|not|never|no|cannot|out|excluded"
+    r"|eliminated|rejected|discarded)\b|n['’ ]t\b",
+    re.I,
+)
+_TRAILING_NEGATION = re.compile(r"(?:\b(?:not|no|never|nor|neither|cannot)|n['’]t)[\W_]*$", re.I)
+_VERDICT_MAX = 60
+_ASKED = re.compile(r"[\s\)\]]*\?")  # a letter asked about ("Option B? No.") is not asserted  # characters after a choice searched for a verdict on it
+_VERDICT_LEAD = re.compile(r"[\s\)\]:=\-–—]*(?:\.(?=\s))?\s*")  # "A: false", "A - wrong", "A. Incorrect"
+_NEXT_CHOICE = re.compile(r"[\(\[][A-Za-z][\)\]]|(?<![A-Za-z])[A-Z](?![A-Za-z'’])")  # where the next letter's clause starts
 
 # a letter written as a label, with an option's text after it ("B. Four", "(b) four") or before it ("Four (B)")
 _LABEL_AFTER = re.compile(_NB + r"(?:[\(\[]([A-Za-z])[\)\]]|([A-Z])[\)\].:])[ \t]*")
@@ -157,11 +187,20 @@ _LISTED = re.compile(
 
 # negations (their scope ends at clause punctuation and "but")
 _NEGATION = re.compile(
-    r"\b(?:not|nor|neither|never|rather than|instead of|except|other than|ni|pas|nicht|weder|noch|не|ни)\b"
+    r"\b(?:not|nor|neither|never|cannot|rather than|instead of|over|except|other than|rul(?:e|es|ed|ing)\s+out"
+    r"|eliminat(?:e|es|ed|ing)|exclud(?:e|es|ed|ing)|reject(?:s|ed|ing)?|discard(?:s|ed|ing)?|against"
+    r"|ni|pas|nicht|weder|noch|не|ни)\b"
     r"|n['’ ]t\b|不是|不选|而非|并非",
     re.I,
 )
-_NEG_SCOPE_END = re.compile(r"[.,;!?\n。，；！？—–]|\s-\s|\bbut\b|但", re.I)
+#: a verdict adjective before a choice ("wrong: A", "✗ A"); after another letter it is that letter's ("A ✗ B ✓")
+_VERDICT_BEFORE = re.compile(r"\b(?:wrong|incorrect|false|untrue)\b", re.I)
+#: what ends the scope of a negation or a verdict: clause punctuation and the conjunctions that start a new clause
+_NEG_SCOPE_END = re.compile(
+    r"[.,;!?\n。，；！？—–]|\s-\s|\b(?:but|so|because|since|therefore|thus|hence|then|while|whereas|although"
+    r"|though|which|leaving)\b|但",
+    re.I,
+)
 
 # ------------------------------------------------------------------------------------------ 5. ordinals
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "former": 0, "latter": 1}
@@ -177,18 +216,30 @@ _COUNT = re.compile(r"(?<!\w)(\d{1,2})(?= +[^\W\d_])")  # a digit counting somet
 _BREAK = " , "  # clause punctuation inside a normalised text
 _N_DASH = re.compile(r"\s[-–—]+\s|[—–]")  # a dash between words ends a clause
 _N_JOINERS = re.compile(r"[-_/]+")
-_N_CLAUSE = re.compile(r"[.,;!?。，；！？:\n]")
+_N_CLAUSE = re.compile(r"[.,;!?。，；！？:\n()\[\]]")
 _N_OTHER_BREAKS = re.compile(r"[^\w\s,]")
 _N_OTHER = re.compile(r"[^\w\s]")
 _N_SPACES = re.compile(r"\s+")
+_SPAN = re.compile(r"[^\W\d_]+\s*[-/–]\s*[^\W\d_]+")  # an option naming a span between two ends: "North-south"
+#: one spelling per word where British and American English differ on options' words
+_SPELLINGS = {"gray": "grey", "color": "colour", "colors": "colours", "colored": "coloured"}
+_SPELLING = re.compile(r"\b(?:" + "|".join(_SPELLINGS) + r")\b")
 
 # yes/no read from interjections: "yes" anywhere; other words only before clause punctuation or the end;
 # "no" also before a word that starts a clause ("No there isn't", "no it is not") but never as a determiner
 _END = r"(?= (?:,|$))"
-_YES = r"(?<= )(?:yes" + r"|(?:yeah|yep|yup|sí|oui|ja|да|是的|是|对)" + _END + r")(?= )"
-_NO_FOLLOWERS = r"(?:there|it|its|i|im|the|this|that|these|those|they|we|you|he|she|not|wait|because|since|but|sorry)"
-_NO = (r"(?<= )(?:no(?= (?:,|$|" + _NO_FOLLOWERS + r" ))"
-       r"|(?:nope|nah|non|nein|нет|不是|不|否|(?:absolutely|certainly|definitely|of course|surely) not|not at all)"
+#: words after which a clause (hence an interjection) may start: "so no", "I think yes", "no, no"
+_OPENERS = ("so", "then", "thus", "hence", "therefore", "and", "but", "well", "oh", "say", "think", "guess", "believe",
+            "probably", "definitely", "certainly", "surely", "maybe", "perhaps", "likely", "simply", "just", "yes", "no")
+_CLAUSE_START = "(?:(?<=^ )|(?<= , )|" + "|".join(f"(?<= {w} )" for w in _OPENERS) + ")"
+#: words that start a clause after an interjection: "No there isn't", "Yes it is", "yes the bridge is there"
+_FOLLOWERS = (r"(?:there|here|it|its|i|im|the|a|an|this|that|these|those|they|we|you|he|she|not|wait|because|since"
+              r"|but|and|or|sorry|yes|no|definitely|clearly|indeed)")
+_INTERJECTION_END = r"(?= (?:,|$|" + _FOLLOWERS + r" ))"
+_YES = (_CLAUSE_START + r"(?:yes" + _INTERJECTION_END + r"|(?:yeah|yep|yup|sí|oui|ja|да|是的|是|对)" + _END
+        + r")(?= )")
+_NO = (_CLAUSE_START + r"(?:no" + _INTERJECTION_END
+       + r"|(?:nope|nah|non|nein|нет|不是|不|否|(?:absolutely|certainly|definitely|of course|surely) not|not at all)"
        + _END + r")(?= )")
 
 
@@ -214,9 +265,34 @@ def _drop_think(text: str) -> str:
 
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
-    text = _drop_think(text)
-    text = _MARKDOWN.sub("", text)
-    return text.strip()
+    text = _SPECIAL_TOKEN.sub(" ", _drop_think(text))
+    text = _MARKDOWN.sub("", text).translate(_VERDICT_SYMBOLS)
+    return _JSON_OBJECT.sub(_json_as_answer, text).strip()
+
+
+def _json_as_answer(m: re.Match[str]) -> str:
+    """A JSON object with an answer field, rewritten ``Answer: <value>.``; any other object is kept as is."""
+    body = m.group(0)
+    for candidate in (body, body.replace("'", '"')):
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if str(key).strip().lower().replace(" ", "_") in _JSON_KEYS:
+                    shown = "" if value is None or isinstance(value, (dict, list)) else str(value)
+                    return f"\nAnswer: {shown}.\n"
+        break
+    return body
+
+
+def _after_correction(text: str) -> str:
+    """What follows the last self-correction (``Wait, no,`` ``Correction:`` ``I meant``...), or ``text``."""
+    last = None
+    for last in _CORRECTION.finditer(text):
+        pass
+    return text[last.end() :] if last else text
 
 
 def _norm(text: str, breaks: bool = False) -> str:
@@ -228,6 +304,7 @@ def _norm(text: str, breaks: bool = False) -> str:
     """
     text = _COUNT.sub(lambda m: _DIGIT_WORDS[int(m.group(1))] if int(m.group(1)) < len(_DIGIT_WORDS) else m.group(1),
                       text.lower())
+    text = _SPELLING.sub(lambda m: _SPELLINGS[m.group(0)], text)
     if breaks:
         text = _N_DASH.sub(_BREAK, text)
     text = _N_JOINERS.sub(" ", text)
@@ -242,7 +319,34 @@ def _norm(text: str, breaks: bool = False) -> str:
 def _negated(text: str, start: int) -> bool:
     window = text[max(0, start - _NEG_WINDOW) : start]
     window = _NEG_SCOPE_END.split(window)[-1]  # a negation does not cross these
-    return bool(_NEGATION.search(window))
+    if _NEGATION.search(window):
+        return True
+    # a verdict adjective after another letter is that letter's ("A ✗ B ✓"), else this one's ("✗ A")
+    return not _NEXT_CHOICE.search(window) and bool(_VERDICT_BEFORE.search(window))
+
+
+def _judged_against(text: str, end: int, own: str | None = None) -> bool:
+    """Whether a verdict against the choice ending at ``end`` follows it in its clause.
+
+    The verdict's scope starts after list punctuation (``A: false``, ``A - wrong``, ``A. Incorrect``) and
+    the choice's own option text ``own`` (``(A) North-south: no``), and ends at the clause's end
+    (:data:`_NEG_SCOPE_END`) or where the next letter starts (``(A) wrong (B) right``).
+    """
+    lead = _VERDICT_LEAD.match(text, end)
+    start = lead.end() if lead else end
+    if own:
+        words = re.findall(r"\w+", own)
+        body = re.compile(r"[\W_]*".join(map(re.escape, words)) + _NA, re.I) if words else None
+        m = body.match(text, start) if body is not None else None
+        if m:
+            start = _VERDICT_LEAD.match(text, m.end()).end()  # type: ignore[union-attr]
+    scope = text[start : start + _VERDICT_MAX]
+    cut = _NEG_SCOPE_END.search(scope)
+    scope = scope[: cut.start()] if cut else scope
+    nxt = _NEXT_CHOICE.search(scope)
+    if nxt:  # a negation right before the next letter is that letter's ("B. There is no A here.")
+        scope = _TRAILING_NEGATION.sub("", scope[: nxt.start()])
+    return bool(_AGAINST.search(scope))
 
 
 def _letter(letter: str, letters: list[str]) -> str | None:
@@ -263,7 +367,11 @@ def _option_pattern(option: str) -> re.Pattern[str] | None:
     # an option written as a number also matches its word ("2" ~ "two"); a word matches counts, mapped by _norm
     words = [f"(?:{w}|{_DIGIT_WORDS[int(w)]})" if w.isdigit() and int(w) < len(_DIGIT_WORDS) else re.escape(w)
              for w in needle.split(" ")]
-    return re.compile(r"(?<= )" + "(?: ,)? ".join(words) + r"(?= )")
+    body = r"(?: ,)? (?:(?:the|a|an) )?".join(words)  # an article may stand inside: "sailing in the open water"
+    if len(words) == 2 and _SPAN.fullmatch(option.strip()):  # "North-south" = "from north to south", "south to north"
+        x, y = words
+        body = rf"(?:{body}|(?:from )?{x} to {y}|(?:from )?{y} to {x})"
+    return re.compile(r"(?<= )" + body + r"(?= )")
 
 
 @lru_cache(maxsize=4096)
@@ -275,7 +383,7 @@ def _option_matches(text: str, options: Sequence[str]) -> list[tuple[int, int]]:
     """(option index, position) of each non-negated whole-phrase occurrence, longest options first."""
     hay = " " + _norm(text, breaks=True) + " "
     taken = bytearray(len(hay) + 1)
-    found: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, int]] = []
     for i in _longest_first(tuple(options)):
         pattern = _option_pattern(options[i])
         if pattern is None:
@@ -284,9 +392,31 @@ def _option_matches(text: str, options: Sequence[str]) -> list[tuple[int, int]]:
             if taken.find(1, m.start(), m.end()) >= 0:
                 continue  # inside a longer option already found
             taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
-            if not _negated(hay, m.start()):
-                found.append((i, m.start()))
+            spans.append((m.start(), m.end(), i))
+    spans.sort()
+    found: list[tuple[int, int]] = []
+    for k, (start, end, i) in enumerate(spans):
+        before = spans[k - 1][1] if k else 0
+        after = spans[k + 1][0] if k + 1 < len(spans) else len(hay)
+        if not _text_negated(hay, start, end, before, after, _norm(options[i]) in ("yes", "no")):
+            found.append((i, start))
     return found
+
+
+def _text_negated(hay: str, start: int, end: int, before: int, after: int, is_verdict: bool) -> bool:
+    """Whether the option text at ``hay[start:end]`` is negated (rule in the module docstring).
+
+    ``before``/``after``: where the previous option text ends and the next one starts; a verdict
+    between two texts is the earlier one's ("two wrong four right"). Yes/No take no verdict after them.
+    """
+    window = _NEG_SCOPE_END.split(hay[max(0, start - _NEG_WINDOW) : start])[-1]
+    if _NEGATION.search(window) or (before <= start - len(window) and _VERDICT_BEFORE.search(window)):
+        return True
+    if is_verdict:
+        return False
+    scope = hay[end : min(after, end + _VERDICT_MAX)]
+    cut = _NEG_SCOPE_END.search(scope)
+    return bool(_AGAINST.search(scope[: cut.start()] if cut else scope))
 
 
 def _option_at(text: str, pos: int, options: Sequence[str]) -> int | None:
@@ -332,6 +462,12 @@ def _mislabelled(text: str, letters: list[str], options: Sequence[str]) -> bool:
     return False
 
 
+def _texts_contradict(text: str, choice: str, letters: list[str], options: Sequence[str]) -> bool:
+    """Whether the option texts asserted in ``text`` name exactly one option, another than ``choice``."""
+    asserted = {i for i, _ in _option_matches(_ORDINAL.sub(" ", text), options)}  # "option two" is no text
+    return len(asserted) == 1 and letters[asserted.pop()] != choice
+
+
 def _entries(text: str, options: Sequence[str], letters: list[str]) -> list[tuple[int, int, str]]:
     """(start, end, letter) of each ``letter + delimiter + that letter's option text`` (``B. Four``)."""
     found = []
@@ -363,58 +499,72 @@ def _drop_echoed_options(text: str, options: Sequence[str], letters: list[str]) 
 
 
 def _read_after_marker(text: str, pos: int, letters: list[str], options: Sequence[str],
-                       memo: dict[str, set[int]] | None = None) -> str | None | bool:
-    """A letter, ``None`` (undecided) or ``False`` (nothing readable after the marker ending at ``pos``).
+                       memo: dict[str, set[int]] | None = None) -> tuple[str | None | bool, int]:
+    """(reading, end): a letter, ``None`` (undecided) or ``False`` (nothing readable after the marker
+    ending at ``pos``), and where what was read ends.
 
     ``memo`` caches the options found per clause text (a looping reply repeats its clauses verbatim).
     """
     if _AFTER_NEGATED.match(text, pos):
-        return None
+        return None, pos
     limit = min(len(text), pos + _CLAUSE_MAX + max(len(o) for o in options))
     end = _CLAUSE_END.search(text, pos, limit)
-    clause = text[pos : end.start() if end else limit]
+    clause_end = end.start() if end else limit
+    clause = text[pos:clause_end]
     m = _AFTER_LETTER.match(text, pos)
     if m and not (m.group(1) in "Aa" and _ARTICLE_AFTER.match(text, m.end()) and not _OPEN_PAREN.match(text, pos)):
         if _ALTERNATIVE.match(text, m.end()):  # "A or B", "A/B", "A and B"
-            return None
-        return _letter(m.group(1), letters)
+            return None, m.end()
+        return _letter(m.group(1), letters), m.end()
     number = _BARE_NUMBER.fullmatch(clause)
     if number:  # "Answer: 4": a value or a position, as a bare reply (rule 2)
-        return _bare_number(number.group(1), options, letters)
+        return _bare_number(number.group(1), options, letters), clause_end
     distinct = memo.get(clause) if memo is not None else None
     if distinct is None:
         distinct = {i for i, _ in _option_matches(clause, options)}
         if memo is not None:
             memo[clause] = distinct
     if len(distinct) == 1:
-        return letters[next(iter(distinct))]
+        return letters[next(iter(distinct))], clause_end
     if len(distinct) > 1:
-        return None
-    return False
+        return None, clause_end
+    return False, clause_end
 
 
-def _marker_choice(text: str, letters: list[str], options: Sequence[str]) -> str | None | bool:
-    """The last readable answer marker's reading (see :func:`_read_after_marker`), ``False`` if none."""
+def _marker_choice(text: str, letters: list[str], options: Sequence[str]) -> tuple[str | None | bool, int]:
+    """The last readable answer marker's reading and its end (see :func:`_read_after_marker`);
+    ``(False, 0)`` if none."""
     memo: dict[str, set[int]] = {}
     for mk in reversed(list(_MARKERS.finditer(text))):
-        got = _read_after_marker(text, mk.end(), letters, options, memo)
+        got, end = _read_after_marker(text, mk.end(), letters, options, memo)
         if got is not False:
-            return got
-    return False
+            return got, end
+    return False, 0
 
 
-def _discarded(text: str, start: int, end: int) -> bool:
-    """A mention spanning ``text[start:end]`` that is negated, names a thing, is described or rejected."""
+def _asserted_later(text: str, choice: str | None, options: Sequence[str]) -> bool:
+    """Whether ``text`` (what follows a decided ``choice``) asserts another letter (a conflict)."""
+    return choice is not None and bool(_mentions(text, options) - {choice})
+
+
+def _discarded(text: str, start: int, end: int, own: str | None = None) -> bool:
+    """A mention spanning ``text[start:end]`` that is negated, names a thing, is described or judged against."""
     return bool(_negated(text, start) or _NAMED_THING.search(text[max(0, start - _NAME_WINDOW) : start])
-                or _DESCRIBED.match(text, end) or _REJECTED.match(text, end))
+                or _DESCRIBED.match(text, end) or _ASKED.match(text, end) or _judged_against(text, end, own))
 
 
-def _mentions(text: str) -> set[str]:
-    """The distinct letters mentioned (rule 4); the scan stops at the second one: the reply is then ambiguous."""
+def _own_text(letter: str, options: Sequence[str]) -> str | None:
+    """The option text of ``letter`` (``None`` for a letter outside the options)."""
+    i = ord(letter.upper()) - ord("A")
+    return options[i] if 0 <= i < len(options) else None
+
+
+def _mentions(text: str, options: Sequence[str]) -> set[str]:
+    """The distinct letters asserted (rule 4); the scan stops at the second one: the reply is then ambiguous."""
     found: set[str] = set()
     for pattern in _MENTIONS:
         for m in pattern.finditer(text):
-            if not _discarded(text, m.start(), m.end()):
+            if not _discarded(text, m.start(), m.end(), _own_text(m.group(1), options)):
                 found.add(m.group(1).upper())  # out-of-range letters are kept: they make the reply ambiguous
                 if len(found) > 1:
                     return found
@@ -448,12 +598,13 @@ def _leading_letter(text: str, letters: list[str], options: Sequence[str]) -> st
     if not m or not (m.group(1).isupper() or text.lstrip().startswith(("(", "["))):
         return False
     after = m.end(1)
-    if _REJECTED.match(text, after) or _DESCRIBED.match(text, after) or _LISTED.match(text, after):
+    if (_judged_against(text, after, _own_text(m.group(1), options)) or _DESCRIBED.match(text, after)
+            or _LISTED.match(text, after)):
         return False  # "(B) is incorrect, (A) is correct", "A says ...", "A. B.": not a choice, read on
     letter = _letter(m.group(1), letters)
-    later = _marker_choice(text[m.end() :], letters, options)
-    if later is not False and later != letter:
-        return None  # "B. ... the answer is A": conflicting evidence
+    later, _ = _marker_choice(text[m.end() :], letters, options)
+    if (later is not False and later != letter) or _asserted_later(text[m.end() :], letter, options):
+        return None  # "B. ... the answer is A", "A: true B: true": conflicting evidence
     return letter
 
 
@@ -465,12 +616,12 @@ def _decide(text: str, letters: list[str], options: Sequence[str]) -> str | None
         return leading  # type: ignore[return-value]
 
     # 3. answer markers: the last readable one wins
-    decided = _marker_choice(text, letters, options)
+    decided, end = _marker_choice(text, letters, options)
     if decided is not False:
-        return decided  # type: ignore[return-value]
+        return None if _asserted_later(text[end:], decided, options) else decided  # type: ignore[return-value]
 
     # 4. letter mentions
-    mentioned = _mentions(text)
+    mentioned = _mentions(text, options)
     if len(mentioned) == 1:
         return _letter(mentioned.pop(), letters)
     if len(mentioned) > 1:
@@ -518,12 +669,12 @@ def extract_choice(response: str, options: Sequence[str]) -> str | None:
     text = _clean(response or "")
     if not text or not letters or _DEGENERATE.search(text):
         return None
-    text = _drop_echoed_options(text, options, letters)
+    text = _after_correction(_drop_echoed_options(text, options, letters))
     if not text:
         return None
     choice = _decide(text, letters, options)
-    if choice is not None and _mislabelled(text, letters, options):
-        return None  # "A. Four" / "No (A)": a letter written with another option's text
+    if choice is not None and (_mislabelled(text, letters, options) or _texts_contradict(text, choice, letters, options)):
+        return None  # "A. Four", "No (A)", "B (North-south)", "Answer: A\nThe runway runs east-west."
     return choice
 
 
