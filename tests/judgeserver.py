@@ -1,13 +1,15 @@
 """A real OpenAI-compatible chat-completions server on 127.0.0.1 for the judge tests (no mock object).
 
 :class:`JudgeServer` runs ``http.server`` in a thread, serves ``POST <prefix>/chat/completions``,
-records every request (path, headers, JSON body) and answers according to its ``mode``:
+records every request (path, headers -- looked up case-insensitively --, JSON body) and answers according to its ``mode``:
 
 - ``"rules"``: the verdict from :attr:`JudgeServer.verdicts` -- the first ``(substring, answer)``
   whose substring occurs in the reply being judged -- else :attr:`JudgeServer.default`;
 - ``"error"``: HTTP :attr:`JudgeServer.status` with :attr:`JudgeServer.error_body`;
 - ``"not_json"``: HTTP 200 with an HTML body; ``"no_content"``: 200 JSON without ``choices``;
-- ``"slow"``: waits :attr:`JudgeServer.delay` seconds before answering as ``"rules"``.
+- ``"slow"``: waits :attr:`JudgeServer.delay` seconds before answering as ``"rules"``;
+- ``"reasoning"``: as a reasoning model's API: HTTP 400 (OpenAI's wording) for a request with
+  ``max_tokens`` or a ``temperature``, else as ``"rules"``.
 
 ``JudgeServer.fail_first`` makes the first N requests answer HTTP 500 whatever the mode.
 """
@@ -50,7 +52,7 @@ class JudgeServer:
                 except ValueError:
                     body = None
                 with server._lock:
-                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    server.requests.append({"path": self.path, "headers": self.headers, "body": body})  # case-insensitive
                     n = len(server.requests)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -86,11 +88,14 @@ class JudgeServer:
         return found.group(1) if found else ""
 
     def _send(self, handler: BaseHTTPRequestHandler, status: int, payload: bytes, ctype: str) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", ctype)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test): nothing to say
+            pass
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: Any, n: int) -> None:
         if handler.path != f"{self.prefix}/chat/completions" or body is None:
@@ -107,6 +112,15 @@ class JudgeServer:
             return
         if self.mode == "no_content":
             self._send(handler, 200, b'{"object": "chat.completion"}', "application/json")
+            return
+        if self.mode == "reasoning" and ("max_tokens" in body or "temperature" in body):
+            if "max_tokens" in body:
+                message = ("Unsupported parameter: 'max_tokens' is not supported with this model. "
+                           "Use 'max_completion_tokens' instead.")
+            else:
+                message = "Unsupported value: 'temperature' does not support 0 with this model."
+            error = {"error": {"message": message, "type": "invalid_request_error", "code": "unsupported_parameter"}}
+            self._send(handler, 400, json.dumps(error).encode(), "application/json")
             return
         if self.mode == "slow":
             time.sleep(self.delay)

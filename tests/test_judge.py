@@ -22,6 +22,7 @@ from rsmmvp_tasks import UsageError
 from rsmmvp_tasks import extract_choice
 from rsmmvp_tasks.evaluation.judge import (
     NO_CHOICE,
+    PROMPT_VERSION,
     Judge,
     JudgeConfig,
     disabled,
@@ -45,7 +46,7 @@ def server() -> Iterator[JudgeServer]:
 
 def make_judge(server: JudgeServer, tmp_path: Path, **overrides: Any) -> Judge:
     settings: dict[str, Any] = dict(base_url=server.base_url, model="judge-model", api_key=KEY, timeout=5.0,
-                                    retries=2, backoff=0.0, concurrency=2, cache_dir=tmp_path / "cache" / "judge")
+                                    retries=2, concurrency=2, cache_dir=tmp_path / "cache" / "judge")
     settings.update(overrides)
     return Judge(JudgeConfig(**settings))
 
@@ -122,10 +123,10 @@ def test_only_unreadable_replies_reach_the_judge_and_the_rules_win(server: Judge
     asked = [JudgeServer.judged_reply(r["body"]) for r in server.requests]
     assert asked == ["I believe the bridge would be there", "Hmm, look closer", "no idea"]
     assert [pred for pred, _ in results] == ["B", "A", "A", "B", None]
-    assert results[0][1] == {"pred_rules": "B", "judge_model": "judge-model", "judge_status": "not_needed",
-                             "pred_judge": None}
-    assert results[2][1] == {"pred_rules": None, "judge_model": "judge-model", "judge_status": "answered",
-                             "pred_judge": "A"}
+    assert results[0][1] == {"pred_rules": "B", "judge_model": "judge-model", "judge_prompt": PROMPT_VERSION,
+                             "judge_status": "not_needed", "pred_judge": None}
+    assert results[2][1] == {"pred_rules": None, "judge_model": "judge-model", "judge_prompt": PROMPT_VERSION,
+                             "judge_status": "answered", "pred_judge": "A"}
     assert results[4][1]["judge_status"] == "none"
     request = server.requests[0]
     assert request["path"] == "/v1/chat/completions"
@@ -133,7 +134,8 @@ def test_only_unreadable_replies_reach_the_judge_and_the_rules_win(server: Judge
     assert request["headers"]["Authorization"] == f"Bearer {KEY}"  # the key goes to the server, nowhere else
 
     summary = summarize([{"index": i, "pred": pred, **fields} for i, (pred, fields) in enumerate(results)])
-    assert summary == {"model": "judge-model", "judged": 3, "answered": 2, "none": 1, "unreadable": 0, "failed": 0,
+    assert summary == {"model": "judge-model", "prompt_version": PROMPT_VERSION, "active": True, "judged": 3,
+                       "answered": 2, "none": 1, "unreadable": 0, "failed": 0,
                        "unreadable_rate_before": 3 / 5, "unreadable_rate_after": 1 / 5}
     assert summarize([{"index": 1, "pred": "A"}]) is None
 
@@ -212,6 +214,62 @@ def test_unauthorised_turns_the_judge_off_and_the_key_is_never_shown(
     captured = capsys.readouterr()
     for text in (caplog.text, captured.out, captured.err, cache_text(tmp_path)):
         assert KEY not in text and "SECRET" not in text
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_forbidden_or_not_found_also_turns_the_judge_off(server: JudgeServer, tmp_path: Path, status: int) -> None:
+    server.mode, server.status = "error", status
+    judge = make_judge(server, tmp_path)
+    assert [judge.judge(QUESTION, OPTIONS, r).status for r in ("maybe", "perhaps")] == ["failed", "failed"]
+    assert len(server.requests) == 1  # the openai client does not retry these, and the judge is off after one
+
+
+def test_reasoning_models_get_max_completion_tokens(server: JudgeServer, tmp_path: Path) -> None:
+    """As lmms-eval's judge provider: gpt-5*/o1/o3/o4* by name; any other model when its API says so (HTTP 400)."""
+    server.mode, server.default = "reasoning", "B"
+    by_name = make_judge(server, tmp_path, model="o3-mini")
+    assert by_name.judge(QUESTION, OPTIONS, "the second, I guess").pred == "B"
+    body = server.requests[-1]["body"]
+    assert body["max_completion_tokens"] == 16 and "max_tokens" not in body and "temperature" not in body
+    assert len(server.requests) == 1
+    unnamed = make_judge(server, tmp_path, model="house-reasoner")
+    assert unnamed.judge(QUESTION, OPTIONS, "the first, I guess").pred == "B"
+    assert [("max_tokens" in r["body"], "max_completion_tokens" in r["body"]) for r in server.requests[1:]] == [
+        (True, False), (False, True)]  # refused once, then asked its way ...
+    assert unnamed.judge(QUESTION, OPTIONS, "no clue").pred == "B"
+    assert len(server.requests) == 4  # ... and from then on directly
+    plain = make_judge(server, tmp_path, model="plain-model", max_tokens=0)  # no limit: only the temperature is refused
+    assert plain.judge(QUESTION, OPTIONS, "hmm, the first?").pred == "B"
+    assert "temperature" not in server.requests[-1]["body"]
+
+
+def test_a_judge_without_key_sends_no_authorization(server: JudgeServer, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # read by from_env only, never by the client behind our back
+    server.default = "A"
+    judge = make_judge(server, tmp_path, api_key=None, base_url=server.base_url + "/chat/completions")
+    assert judge.judge(QUESTION, OPTIONS, "the first one?").pred == "A"
+    request = server.requests[-1]
+    assert request["path"] == "/v1/chat/completions" and "Authorization" not in request["headers"]
+
+
+def test_a_base_url_with_a_password_is_refused_without_showing_it() -> None:
+    with pytest.raises(UsageError, match="user name or password") as caught:
+        JudgeConfig(base_url="http://alice:hunter2pw@127.0.0.1:8000/v1", model="m")
+    assert "hunter2pw" not in str(caught.value) and "alice" not in str(caught.value)
+
+
+def test_the_summary_says_which_judge_and_whether_it_was_active() -> None:
+    def record(index: int, status: str, **extra: Any) -> dict[str, Any]:
+        return {"index": index, "pred": None, "pred_rules": None, "judge_model": "m", "judge_status": status,
+                "pred_judge": None, **extra}
+
+    off = summarize([record(0, "failed", judge_prompt=PROMPT_VERSION), record(1, "failed")])
+    assert off is not None and off["active"] is False and (off["model"], off["prompt_version"]) == ("m", PROMPT_VERSION)
+    needed_none = summarize([{**record(0, "not_needed"), "pred": "A", "pred_rules": "A"}])
+    assert needed_none is not None and needed_none["active"] is False and needed_none["judged"] == 0
+    mixed = summarize([record(0, "failed"), record(1, "unreadable", judge_prompt="0")])
+    assert mixed is not None and mixed["active"] is True and mixed["prompt_version"] == ["0", PROMPT_VERSION]
 
 
 def test_concurrency_limit(server: JudgeServer, tmp_path: Path) -> None:
@@ -316,7 +374,8 @@ def test_lmms_eval_with_the_judge_variables_reports_judged_replies(server: Judge
     run = run_lmms_eval(args, tmp_path / "out", env_extra=env)
     details = read_details(run.results, "rsmmvp_mini") if run.results else None
     assert details is not None, run.output[-3000:]
-    assert details["judge"] == {"model": "judge-model", "judged": 18, "answered": 18, "none": 0, "unreadable": 0,
+    assert details["judge"] == {"model": "judge-model", "prompt_version": PROMPT_VERSION, "active": True,
+                                "judged": 18, "answered": 18, "none": 0, "unreadable": 0,
                                 "failed": 0, "unreadable_rate_before": 1.0, "unreadable_rate_after": 0.0}
     assert run.metrics("rsmmvp_mini")["question_accuracy"] == 0.5  # as if it had answered "A"
     assert len(server.requests) == 9  # the two questions of a pair share question, options and this reply

@@ -15,17 +15,21 @@ first two are set):
                                    (vLLM, llama.cpp ``server``, a hosted API); requests go to
                                    ``<base>/chat/completions``
 ``RSMMVP_JUDGE_MODEL``             the model name sent in each request (part of the cache key)
-``RSMMVP_JUDGE_API_KEY``           bearer token; else ``OPENAI_API_KEY``; none for local servers.
-                                   Never logged, never written to a file or a result
+``RSMMVP_JUDGE_API_KEY``           bearer token; else ``OPENAI_API_KEY``; none for local servers
+                                   (then no ``Authorization`` header is sent). Never logged, never
+                                   written to a file or a result
 ``RSMMVP_JUDGE_TIMEOUT``           seconds per request (default 30)
 ``RSMMVP_JUDGE_RETRIES``           retries after a timeout, a refused connection, HTTP 408/409/
-                                   429/5xx (default 3), waiting ``BACKOFF * 2**attempt`` seconds
-                                   (or the server's ``Retry-After``, at most 60 s)
-``RSMMVP_JUDGE_BACKOFF``           first wait in seconds (default 1)
+                                   429/5xx (default 3), by the ``openai`` client: exponential
+                                   backoff from 0.5 s with jitter, or the server's ``Retry-After``
 ``RSMMVP_JUDGE_CONCURRENCY``       requests in flight at once, per process (default 4; lmms-eval
                                    calls ``process_results`` from 4 threads)
-``RSMMVP_JUDGE_MAX_TOKENS``        ``max_tokens`` of each request (default 16; 0 leaves it out,
-                                   for APIs that refuse it)
+``RSMMVP_JUDGE_MAX_TOKENS``        the token limit of each request (default 16; 0 leaves it out,
+                                   for APIs that refuse it): ``max_tokens``, or
+                                   ``max_completion_tokens`` (and no ``temperature``) for reasoning
+                                   models, as lmms-eval's own judge sends them (names starting
+                                   ``gpt-5``, ``o1``, ``o3``, ``o4``, or any model whose API answers
+                                   HTTP 400 naming ``max_completion_tokens``)
 ``RSMMVP_CACHE``                   cache root (default ``~/.cache/rsmmvp``); verdicts are kept in
                                    ``<root>/judge/``
 =================================  ==========================================================
@@ -35,39 +39,48 @@ question, options, reply), one small JSON file each, written atomically; re-scor
 replies never asks twice, across processes and runs. Failures and unreadable verdicts are not
 cached (a fixed server is asked again).
 
-An HTTP 401/403/404 (wrong key, wrong model or URL) turns the judge off for the rest of the process
+Transport: the ``openai`` client (``openai.OpenAI(base_url=..., api_key=..., timeout=...,
+max_retries=...)``; it comes with lmms-eval), whose typed errors map onto this policy: a status
+error after the client's retries, a timeout or a refused connection is ``failed`` (not cached,
+asked again next time); an answer that is not a chat completion, or has no text, is ``failed``
+without a retry. An HTTP 401/403/404 (``AuthenticationError``, ``PermissionDeniedError``,
+``NotFoundError``: wrong key, wrong model or URL) turns the judge off for the rest of the process
 after one warning; the replies it would have been asked about stay unreadable and are counted as
-``failed`` in :func:`summarize`.
+``failed`` in :func:`summarize`. A judge on this machine (``localhost``, ``127.0.0.1``, ``::1``) is
+reached directly, whatever ``http_proxy`` says. A base URL with ``user:password@`` is refused (it
+never authenticates such an API, and would be logged); every message passes through
+:func:`rsmmvp_tasks.secrets.redact` with the key.
 
 What a run records (per question, only when a judge is configured; see :func:`judge_fields`):
 ``pred_rules`` (what the rules read), ``judge_status`` (``not_needed`` when the rules read it, else
 ``answered`` / ``none`` / ``unreadable`` / ``failed``), ``pred_judge`` (the judge's letter or
-``None``) and ``judge_model``; ``pred`` is the rules' letter, else the judge's. :func:`summarize`
-turns the records into the ``judge`` entry of a run's details.
+``None``), ``judge_model`` and ``judge_prompt`` (:data:`PROMPT_VERSION`); ``pred`` is the rules'
+letter, else the judge's. :func:`summarize` turns the records into the ``judge`` entry of a run's
+details, which says which judge (model, prompt version) read the run and whether it was ``active``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
-import http.client
 import json
 import logging
 import os
 import re
-import contextlib
-import contextvars
 import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openai
+
+from rsmmvp_tasks.dataset.loading import cache_root
 from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks.fileio import atomic_write_text
 from rsmmvp_tasks.schema import option_letters
 from rsmmvp_tasks.secrets import redact, scrub_url
 
@@ -101,13 +114,16 @@ NO_CHOICE = "none"
 PROMPT_VERSION = "1"
 #: the longest reply sent (characters); longer ones keep their start and their end, where answers are
 MAX_REPLY_CHARS = 12000
-#: the longest wait between retries, whatever the server's Retry-After says (seconds)
-MAX_WAIT_S = 60.0
 #: judge_status values
 STATUSES = ("not_needed", "answered", "none", "unreadable", "failed")
-
-_RETRY_HTTP = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-_FATAL_HTTP = frozenset({401, 403, 404})
+#: statuses of a reply the judge gave a verdict on (the server answered, now or in the cache)
+VERDICT_STATUSES = ("answered", "none", "unreadable")
+#: errors that turn the judge off: HTTP 401, 403, 404 (wrong key, wrong model or URL)
+_FATAL_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+#: model names that take ``max_completion_tokens`` and no ``temperature`` (as lmms-eval's judge provider)
+REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+#: hosts that are this machine: reached without any proxy
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 SYSTEM_PROMPT = (
     "You read a reply that another model wrote to a multiple-choice question and report which option the "
@@ -140,7 +156,6 @@ class JudgeConfig:
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     retries: int = 3
-    backoff: float = 1.0
     concurrency: int = 4
     max_tokens: int = 16
     cache_dir: Path | None = None
@@ -162,8 +177,18 @@ class JudgeConfig:
     @property
     def endpoint(self) -> str:
         """``<base_url>/chat/completions`` (a base URL that already ends so is used as is)."""
+        return self.api_base + "/chat/completions"
+
+    @property
+    def api_base(self) -> str:
+        """The API root the ``openai`` client is given: ``base_url`` without a ``/chat/completions`` ending."""
         base = self.base_url.rstrip("/")
-        return base if base.endswith("/chat/completions") else base + "/chat/completions"
+        return base[: -len("/chat/completions")] if base.endswith("/chat/completions") else base
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether the model is a reasoning model by name (:data:`REASONING_PREFIXES`)."""
+        return self.model.strip().startswith(REASONING_PREFIXES)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "JudgeConfig | None":
@@ -179,15 +204,15 @@ class JudgeConfig:
         if not base_url or not model:
             have, lack = (ENV_BASE_URL, ENV_MODEL) if base_url else (ENV_MODEL, ENV_BASE_URL)
             raise UsageError(f"{have} is set but {lack} is not: set both to use the judge, or neither")
-        from rsmmvp_tasks.dataset.loading import cache_root
-
+        if env.get("RSMMVP_JUDGE_BACKOFF", "").strip():
+            log.warning("RSMMVP_JUDGE_BACKOFF is no longer read: the openai client waits 0.5 s, doubling, between "
+                        "retries (or what the server's Retry-After says); unset it")
         return cls(
             base_url=base_url,
             model=model,
             api_key=(env.get(ENV_API_KEY) or env.get(ENV_FALLBACK_KEY) or "").strip() or None,
             timeout=_env_number(env, "RSMMVP_JUDGE_TIMEOUT", 30, minimum=0.001, integer=False),
             retries=_env_number(env, "RSMMVP_JUDGE_RETRIES", 3, minimum=0, integer=True),
-            backoff=_env_number(env, "RSMMVP_JUDGE_BACKOFF", 1.0, minimum=0, integer=False),
             concurrency=_env_number(env, "RSMMVP_JUDGE_CONCURRENCY", 4, minimum=1, integer=True),
             max_tokens=_env_number(env, "RSMMVP_JUDGE_MAX_TOKENS", 16, minimum=0, integer=True),
             cache_dir=cache_root() / "judge",
@@ -217,7 +242,7 @@ def _shorten(reply: str) -> str:
 def judge_messages(question: str, options: Sequence[str], reply: str) -> list[dict[str, str]]:
     """The chat messages the judge gets: the instructions, then the question, options and reply."""
     letters = option_letters(len(options))
-    listed = "\n".join(f"{letter}. {text}" for letter, text in zip(letters, options))
+    listed = "\n".join(f"{letter}. {text}" for letter, text in zip(letters, options, strict=True))
     user = (
         f"Question:\n{question.strip()}\n\nOptions:\n{listed}\n\n"
         f"Reply to read (between the markers):\n<<<REPLY\n{_shorten(reply)}\nREPLY>>>\n\n"
@@ -247,30 +272,42 @@ def parse_verdict(text: Any, n_options: int) -> str | None:
     return letter if letter in option_letters(n_options) else None
 
 
-def _content_of(body: Any) -> str | None:
-    """``choices[0].message.content`` of a chat-completions response (text parts joined), or None."""
-    try:
-        content = body["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
+def _field(obj: Any, name: str) -> Any:
+    """``obj[name]`` of a mapping, else the attribute ``name`` (``None`` when absent)."""
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def _content_of(completion: Any) -> str | None:
+    """``choices[0].message.content`` of a chat completion (text parts joined), or ``None``.
+
+    ``completion`` is what the ``openai`` client returns: a ``ChatCompletion`` (fields the server
+    left out are ``None``), or the body as text when the server did not answer JSON.
+    """
+    choices = _field(completion, "choices")
+    if not isinstance(choices, list) or not choices:
         return None
+    content = _field(_field(choices[0], "message"), "content")
     if isinstance(content, list):  # content parts
-        texts = [p.get("text") for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)]
+        texts = [_field(p, "text") for p in content]
+        texts = [t for t in texts if isinstance(t, str)]
         return "".join(texts) if texts else None
     return content if isinstance(content, str) else None
 
 
-class _Failure(Exception):
-    """A request that produced no usable answer; ``retry`` says whether another try may help."""
-
-    def __init__(self, reason: str, *, retry: bool, fatal: bool = False, wait: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry, self.fatal, self.wait = retry, fatal, wait
+def _status_reason(error: openai.APIStatusError) -> str:
+    """``HTTP <code>: <start of the body>`` of a status error (to be scrubbed before it is shown)."""
+    try:
+        snippet = error.response.text[:300].strip().replace("\n", " ")
+    except Exception:  # noqa: BLE001 - an unreadable body: the status says enough
+        snippet = ""
+    return f"HTTP {error.status_code}" + (f": {snippet}" if snippet else "")
 
 
 class Judge:
     """Asks the configured endpoint about unreadable replies, with a cache, retries and a concurrency limit.
 
-    Thread-safe: lmms-eval calls ``process_results`` from several threads.
+    Thread-safe: lmms-eval calls ``process_results`` from several threads (the ``openai`` client is
+    shared by them).
     """
 
     def __init__(self, config: JudgeConfig) -> None:
@@ -281,13 +318,19 @@ class Judge:
         self._warned: set[str] = set()
         self._key_locks: dict[str, threading.Lock] = {}
         self._memory: dict[str, str] = {}  # verdicts of this process (also without a cache folder)
+        self._completion_tokens = config.reasoning  # send max_completion_tokens (and no temperature)
         # a server on this machine is never behind a proxy, whatever http_proxy says
-        host = urllib.parse.urlsplit(config.endpoint).hostname or ""
-        handlers = [urllib.request.ProxyHandler({})] if host in {"localhost", "127.0.0.1", "::1"} else []
-        self._opener = urllib.request.build_opener(*handlers)
+        local = (urllib.parse.urlsplit(config.api_base).hostname or "") in _LOOPBACK
+        self._client = openai.OpenAI(
+            base_url=config.api_base,
+            api_key=config.api_key or "no-key",  # without a key no Authorization header is sent (_request)
+            timeout=config.timeout,
+            max_retries=config.retries,
+            http_client=openai.DefaultHttpxClient(trust_env=False) if local else None,
+        )
 
     def __repr__(self) -> str:
-        return f"Judge(model={self.config.model!r}, endpoint={self.config.endpoint!r})"
+        return f"Judge(model={self.config.model!r}, endpoint={scrub_url(self.config.endpoint)!r})"
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -313,8 +356,6 @@ class Judge:
         path = self._cache_path(key)
         if path is None:
             return
-        from rsmmvp_tasks.fileio import atomic_write_text
-
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, json.dumps({"model": self.config.model, "prompt": PROMPT_VERSION,
@@ -335,67 +376,52 @@ class Judge:
         """``text`` without the API key or anything shaped like one."""
         return redact(text, [self.config.api_key])
 
-    def _post(self, messages: list[dict[str, str]]) -> Any:
-        body: dict[str, Any] = {"model": self.config.model, "messages": messages, "temperature": 0}
+    def _request(self, messages: list[dict[str, str]]) -> Any:
+        """One chat completion through the ``openai`` client (its retries included); raises its errors."""
+        limit: dict[str, Any] = {}
         if self.config.max_tokens:
-            body["max_tokens"] = self.config.max_tokens
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.config.api_key:
-            headers["Authorization"] = f"Bearer {self.config.api_key}"
-        request = urllib.request.Request(self.config.endpoint, data=json.dumps(body).encode("utf-8"),
-                                         headers=headers, method="POST")
-        try:
-            with self._opener.open(request, timeout=self.config.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            snippet = ""
-            try:
-                snippet = exc.read(300).decode("utf-8", "replace").strip().replace("\n", " ")
-            except (OSError, ValueError):
-                pass
-            retry_after = None
-            try:
-                retry_after = float(exc.headers.get("Retry-After", "")) if exc.headers else None
-            except ValueError:
-                retry_after = None
-            reason = f"HTTP {exc.code}" + (f": {snippet}" if snippet else "")
-            raise _Failure(reason, retry=exc.code in _RETRY_HTTP, fatal=exc.code in _FATAL_HTTP,
-                           wait=retry_after) from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:  # refused, timed out, broken
-            reason = getattr(exc, "reason", exc)
-            raise _Failure(f"no answer ({type(exc).__name__}: {reason})", retry=True) from None
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise _Failure(f"the answer is not JSON ({raw[:80]!r})", retry=False) from None
+            limit = ({"max_completion_tokens": self.config.max_tokens} if self._completion_tokens
+                     else {"max_tokens": self.config.max_tokens})
+        sampling = {} if self._completion_tokens else {"temperature": 0}
+        headers = None if self.config.api_key else {"Authorization": openai.omit}
+        with self._slots:
+            return self._client.chat.completions.create(model=self.config.model, messages=messages,  # type: ignore[arg-type]
+                                                        extra_headers=headers, **limit, **sampling)
 
     def _ask(self, messages: list[dict[str, str]]) -> tuple[str | None, str | None]:
-        """``(content, None)``, or ``(None, why)`` after the retries; never raises."""
-        attempt = 0
-        while True:
-            if self._off_reason is not None:
-                return None, self._off_reason
+        """``(content, None)``, or ``(None, why)`` (module docstring: the error policy); never raises."""
+        if self._off_reason is not None:
+            return None, self._off_reason
+        try:
             try:
-                with self._slots:
-                    body = self._post(messages)
-                content = _content_of(body)
-                if content is None:
-                    return None, "the answer has no choices[0].message.content"
-                return content, None
-            except _Failure as failure:
-                why = self._scrub(str(failure))
-                if failure.fatal:
-                    with self._lock:
-                        self._off_reason = f"judge off after {why}"
-                    self._warn_once("fatal", f"rsmmvp judge: {self.config.endpoint} answered {why}; check "
-                                    f"{ENV_BASE_URL}, {ENV_MODEL} and the key. The judge is off for the rest of "
-                                    "this run: the replies it would read stay unreadable")
-                    return None, why
-                if not failure.retry or attempt >= self.config.retries:
-                    return None, why
-                wait = failure.wait if failure.wait is not None else self.config.backoff * (2 ** attempt)
-                time.sleep(max(0.0, min(wait, MAX_WAIT_S)))
-                attempt += 1
+                completion = self._request(messages)
+            except openai.BadRequestError as error:
+                reason = _status_reason(error)
+                if self._completion_tokens or ("max_completion_tokens" not in reason and "'temperature'" not in reason):
+                    raise
+                self._completion_tokens = True  # a reasoning model the name did not tell: ask it its way
+                completion = self._request(messages)
+        except _FATAL_ERRORS as error:
+            why = self._scrub(_status_reason(error))
+            with self._lock:
+                self._off_reason = f"judge off after {why}"
+            self._warn_once("fatal", f"rsmmvp judge: {scrub_url(self.config.endpoint)} answered {why}; check "
+                            f"{ENV_BASE_URL}, {ENV_MODEL} and the key. The judge is off for the rest of this run: "
+                            "the replies it would read stay unreadable")
+            return None, why
+        except openai.APIStatusError as error:
+            return None, self._scrub(_status_reason(error))
+        except openai.APIConnectionError as error:  # refused, timed out (APITimeoutError), broken
+            cause = error.__cause__ or error
+            return None, self._scrub(f"no answer ({type(error).__name__}: {cause})")
+        except openai.OpenAIError as error:  # e.g. a body that does not validate
+            return None, self._scrub(f"unusable answer ({type(error).__name__}: {error})")
+        content = _content_of(completion)
+        if isinstance(completion, str):
+            return None, self._scrub(f"the answer is not a chat completion ({completion[:80]!r})")
+        if content is None:
+            return None, "the answer has no choices[0].message.content"
+        return content, None
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self._lock:
@@ -419,7 +445,7 @@ class Judge:
                                 cached=True)
         content, why = self._ask(judge_messages(question, options, reply))
         if content is None:
-            self._warn_once("failed", f"rsmmvp judge: no verdict from {self.config.endpoint} ({why}); such replies "
+            self._warn_once("failed", f"rsmmvp judge: no verdict from {scrub_url(self.config.endpoint)} ({why}); such replies "
                             "stay unreadable (counted as 'failed' in the run's details)")
             return JudgeOutcome(None, "failed")
         verdict = parse_verdict(content, len(options))
@@ -487,7 +513,8 @@ def judge_fields(question: str, options: Sequence[str], reply: str, rule_pred: s
     judge = judge if judge is not None else get_judge()
     if judge is None:
         return rule_pred, {}
-    fields: dict[str, Any] = {"pred_rules": rule_pred, "judge_model": judge.config.model}
+    fields: dict[str, Any] = {"pred_rules": rule_pred, "judge_model": judge.config.model,
+                              "judge_prompt": PROMPT_VERSION}
     if rule_pred is not None:
         fields.update(judge_status="not_needed", pred_judge=None)
         return rule_pred, fields
@@ -499,9 +526,13 @@ def judge_fields(question: str, options: Sequence[str], reply: str, rule_pred: s
 def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The ``judge`` entry of a run's details, or ``None`` when no record was made with a judge.
 
-    ``{"model", "judged" (replies sent to the judge), "answered", "none", "unreadable", "failed",
-    "unreadable_rate_before" (rules only), "unreadable_rate_after" (the ``pred`` scored)}``; a
-    question recorded twice (same ``index``) counts once.
+    ``{"model", "prompt_version", "active", "judged" (replies sent to the judge), "answered", "none",
+    "unreadable", "failed", "unreadable_rate_before" (rules only), "unreadable_rate_after" (the
+    ``pred`` scored)}``. ``model`` and ``prompt_version`` say which judge read the run (a list when
+    the records disagree); ``active`` is whether the judge gave at least one verdict (``answered``,
+    ``none`` or ``unreadable``, from the cache or not): a run whose judge was switched off or
+    unreachable for every call, or that needed it for no reply, was scored by the rules alone, as an
+    unjudged run is. A question recorded twice (same ``index``) counts once.
     """
     by_index: dict[Any, Mapping[str, Any]] = {}
     for r in records:
@@ -512,8 +543,11 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     n = len(by_index)
     counts = {s: sum(r.get("judge_status") == s for r in judged) for s in STATUSES[1:]}
     models = sorted({str(r.get("judge_model")) for r in judged})
+    prompts = sorted({str(r.get("judge_prompt", PROMPT_VERSION)) for r in judged})
     return {
         "model": models[0] if len(models) == 1 else models,
+        "prompt_version": prompts[0] if len(prompts) == 1 else prompts,
+        "active": any(counts[s] for s in VERDICT_STATUSES),
         "judged": sum(counts.values()),
         **counts,
         "unreadable_rate_before": sum(r.get("pred_rules", r.get("pred")) is None for r in by_index.values()) / n,
