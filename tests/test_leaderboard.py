@@ -134,7 +134,12 @@ def test_run_identity_labels_and_judge() -> None:
 # ---- hand-made boards (no lmms-eval) --------------------------------------------------------
 
 
-def _row(label: str, outcomes: dict[str, int] | None, pattern_of: dict[str, str], **extra: Any) -> dict[str, Any]:
+def _row(label: str, outcomes: dict[str, int] | None, pattern_of: dict[str, str], *, task: str = "rsmmvp_mini",
+         fingerprint: str = "f" * 64, judge: str = "off", args: str = "", **extra: Any) -> dict[str, Any]:
+    """A board row made by hand (the identity from ``label``, ``task``, ``fingerprint``, ``judge``, ``args``)."""
+    from rsmmvp_tasks.sharing.board import section_key
+    from rsmmvp_tasks.sharing.runs import RunIdentity, protocol_of
+
     values = list((outcomes or {}).values())
     acc = sum(values) / len(values) if values else 0.0
     per_pattern: dict[str, dict[str, Any]] = {}
@@ -142,16 +147,20 @@ def _row(label: str, outcomes: dict[str, int] | None, pattern_of: dict[str, str]
         e = per_pattern.setdefault(pattern_of[pid], {"pairs": 0, "right": 0})
         e["pairs"] += 1
         e["right"] += ok
+    protocol = protocol_of(task, {})
+    ident = RunIdentity(task, protocol, fingerprint, label, judge, "2", label.split(" ")[0], args)
     row = {
-        "label": label, "model": label.split(" ")[0], "model_args": "", "task": "rsmmvp_mini",
-        "date": "20260101_000000", "lmms_eval_version": "0.7.3", "rsmmvp_version": "0.2.0",
-        "dataset_fingerprint": "f" * 64, "source": f"/runs/{label}_results.json", "samples_source": None,
+        "label": label, "model": label.split(" ")[0], "model_args": args, "task": task, "protocol": protocol,
+        "section": section_key(task, fingerprint, protocol), "rank": 0, "identity": {**ident.to_dict(), "short_label": label},
+        "date": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:00Z", "lmms_eval_version": "0.7.3",
+        "rsmmvp_version": "0.2.0", "dataset_fingerprint": fingerprint, "source": f"/runs/{label}_results.json",
+        "samples_source": None,
         "question_accuracy": {"value": acc, "ci_low": max(0.0, acc - 0.1), "ci_high": min(1.0, acc + 0.1)},
         "pair_accuracy": {"value": acc, "ci_low": max(0.0, acc - 0.2), "ci_high": min(1.0, acc + 0.2)},
         "unreadable_rate": 0.0, "n_questions": 2 * len(values), "n_pairs": len(values),
         "per_pattern": {p: {"pairs": e["pairs"], "pair_accuracy": e["right"] / e["pairs"], "ci_low": 0.0,
                             "ci_high": 1.0} for p, e in per_pattern.items()},
-        "caveats": [], "pair_outcomes": outcomes,
+        "position_bias": None, "circular_gap": None, "caveats": [], "pair_outcomes": outcomes,
     }
     row.update(extra)
     assert set(row) == set(ROW_KEYS)
@@ -162,6 +171,11 @@ PATTERN_OF = {f"p{i}": ("presence" if i < 5 else "count") for i in range(10)}
 
 
 def _hand_board(tmp_path: Path, *rows: dict[str, Any]) -> Path:
+    """Rows given best first within each section get ranks 1, 2, ... per section."""
+    ranks: dict[str, int] = {}
+    for r in rows:
+        ranks[r["section"]] = ranks.get(r["section"], 0) + 1
+        r["rank"] = ranks[r["section"]]
     return Board(rows=list(rows), dataset_fingerprint="f" * 64, created="2026-01-01T00:00:00Z",
                  made_by="rsmmvp test").save(tmp_path / "board.json")
 
@@ -203,13 +217,13 @@ def test_render_is_self_contained_and_escapes_labels(tmp_path: Path) -> None:
     files = render_board(board, tmp_path / "site", human=None)
     data = _page_data(files.html)  # parses: the label did not close the data's script element
     assert [r["label"] for r in data["rows"]] == ["strong", evil, "partial"]
-    assert data["human"] is None and data["chance"] == 25.0
+    assert [s["human"] for s in data["sections"]] == [None] and data["chance"] == 25.0 and data["zone"] == "UTC"
     (comparison,) = data["pairwise"]  # the two rows with outcomes; 10 discordant pairs, all one way
     assert comparison["p_value"] == pytest.approx(2 / 2**10) and comparison["significant"] is True
     html = files.html.read_text(encoding="utf-8")
     assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) <= {"http://www.w3.org/2000/svg"}  # a namespace, not fetched
     md = files.markdown.read_text(encoding="utf-8")
-    assert "| 3 | partial \u2020 |" in md and "\u2020 partial: made with --limit 4" in md
+    assert "| 3 | partial \u2020 |" in md and "\u2020 partial [rsmmvp_mini]: made with --limit 4" in md
     assert "| yes |" in md  # the significant difference is listed
     rows = list(csv.DictReader(io.StringIO(files.csv.read_text(encoding="utf-8"))))
     assert [r["label"] for r in rows] == ["strong", evil, "partial"]
@@ -245,7 +259,7 @@ def test_collect_real_runs_one_row_per_model(runs: dict[str, Path], tmp_path: Pa
         assert sum(e["pairs"] for e in row["per_pattern"].values()) == len(rule)
         assert Path(row["samples_source"]).is_file()
     assert by_label["dummy (response=A)"]["model_args"] == "response=A"
-    assert "3 run(s)" in out and "1. rule_vlm" in out
+    assert "3 run(s) in 1 section(s)" in out and "1. #1 rule_vlm" in out
 
 
 @pytest.mark.e2e
@@ -284,9 +298,16 @@ def test_hand_made_edge_cases(runs: dict[str, Path], tmp_path: Path, capsys: pyt
         details_of(d)["dataset_fingerprint"] = "0" * 64
         d["config"]["model_args"] = "response=C"
     other = copy_run(runs["a"], tmp_path / "other", other_dataset)
+    # ... is a section of its own (its own ranking, never compared pair by pair with the others)
     code, _, err = _cli(["collect", str(runs["a"]), str(runs["b"]), str(other), "--out", out], capsys)
+    assert code == 0, err
+    board = Board.load(out)
+    assert sorted(len(s.rows) for s in board.sections) == [1, 2]
+    assert {r["rank"] for r in board.rows if r["dataset_fingerprint"] == "0" * 64} == {1}
+    # ... and refused when the board is asked for one fingerprint, or kept alone when it is that one
+    fingerprint = details_of(json.loads(results_file(runs["a"]).read_text()))["dataset_fingerprint"]
+    code, _, err = _cli(["collect", str(runs["a"]), str(other), "--out", out, "--fingerprint", fingerprint], capsys)
     assert code == 1 and str(other) in err and "dataset fingerprint 000000000000 differs" in err
-    # ... unless it is the board's fingerprint that is named
     code, _, err = _cli(["collect", str(other), "--out", out, "--fingerprint", "0" * 64], capsys)
     assert code == 0, err
 
@@ -300,7 +321,8 @@ def test_hand_made_edge_cases(runs: dict[str, Path], tmp_path: Path, capsys: pyt
                       stamp="20991231_235959")
     code, _, err = _cli(["collect", str(runs["a"]), str(newer), str(runs["b"]), "--out", out], capsys)
     assert code == 0, err
-    assert "dummy (response=A) [rsmmvp_mini] was found 2 times: kept the newest (20991231_235959" in err
+    # lmms-eval stamped it in its default zone, Asia/Singapore (UTC+8): shown in UTC
+    assert "dummy (response=A) [rsmmvp_mini, judge off] was found 2 times: kept the newest (2099-12-31T15:59:59Z" in err
     assert f"left out {results_file(runs['a'])}" in err
     board = Board.load(out)
     assert len(board.rows) == 2 and {r["source"] for r in board.rows} >= {str(newer)}
@@ -342,7 +364,7 @@ def real_site(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
     base = tmp_path_factory.mktemp("site")
     assert main(["leaderboard", "collect", str(runs["a"]), str(runs["b"]), str(runs["rule"]),
                  "--out", str(base / "board.json")]) == 0
-    assert main(["leaderboard", "render", str(base / "board.json"), "--out", str(base / "site")]) == 0
+    assert main(["leaderboard", "render", str(base / "board.json"), "--out", str(base / "site"), "--human", "91.7"]) == 0
     return base / "site"
 
 
@@ -351,50 +373,325 @@ def test_render_real_board(real_site: Path) -> None:
     md = (real_site / "leaderboard.md").read_text(encoding="utf-8")
     table = [line for line in md.splitlines() if re.match(r"^\| [123] \| ", line)]
     assert [line.split(" | ")[1] for line in table] == ["rule_vlm", "dummy (response=A)", "dummy (response=B)"]
-    assert "## Which differences are real" in md and "| 1. rule_vlm | 2. dummy (response=A) |" in md
+    assert "### Which differences are real" in md and "| 1. rule_vlm | 2. dummy (response=A) |" in md
     rows = list(csv.DictReader(io.StringIO((real_site / "leaderboard.csv").read_text(encoding="utf-8"))))
     assert len(rows) == 3 and rows[0]["label"] == "rule_vlm"
     assert (real_site / "per_pattern_heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = _page_data(real_site / "index.html")
-    assert len(data["rows"]) == 3 and len(data["pairwise"]) == 3 and data["human"] == 91.7
+    assert len(data["rows"]) == 3 and len(data["pairwise"]) == 3 and data["sections"][0]["human"] == 91.7
     assert all("pair_outcomes" not in r for r in data["rows"])  # the page carries numbers, not per-pair data
 
 
 @pytest.mark.e2e
 @pytest.mark.browser
-def test_page_in_chromium(real_site: Path, browser: Any, tmp_path: Path) -> None:
+def test_page_in_chromium(real_site: Path, browser: Any) -> None:
     chromium = browser
     chromium.get((real_site / "index.html").resolve().as_uri())
     assert chromium.execute_script("return window.rsmmvpReady") is True
     assert not [e for e in chromium.get_log("browser") if e.get("level") in ("SEVERE", "WARNING")]
-    body = chromium.find_elements("css selector", "#board tbody tr")
-    assert [r.find_elements("css selector", "td")[1].text for r in body] == [
+    body = chromium.find_elements("css selector", "table.board tbody tr")
+    assert [r.find_element("css selector", "td .label").text for r in body] == [
         "rule_vlm", "dummy (response=A)", "dummy (response=B)"]
     # the reference lines are drawn in the overview and in every per-pattern chart
-    assert len(chromium.find_elements("css selector", "#overview line[data-ref=human]")) == 1
-    assert len(chromium.find_elements("css selector", "#overview line[data-ref=chance]")) == 1
-    figures = chromium.find_elements("css selector", "#patterns figure")
-    assert figures and len(chromium.find_elements("css selector", "#patterns line[data-ref=chance]")) == len(figures)
+    assert len(chromium.find_elements("css selector", ".overview line[data-ref=human]")) == 1
+    assert len(chromium.find_elements("css selector", ".overview line[data-ref=chance]")) == 1
+    figures = chromium.find_elements("css selector", ".patterns figure")
+    assert figures and len(chromium.find_elements("css selector", ".patterns line[data-ref=chance]")) == len(figures)
     # the pairwise matrix: 3 x 3 cells, none significant on 9 pairs
-    assert len(chromium.find_elements("css selector", "#matrix td[data-significant]")) == 6
-    assert "No difference between two models is significant" in chromium.find_element("css selector", "#significant").text
+    assert len(chromium.find_elements("css selector", "table.matrix td[data-significant]")) == 6
+    assert "No difference between two compared runs" in chromium.find_element("css selector", ".significant").text
     # sorting: pair accuracy ascending puts rule_vlm last
-    header = chromium.find_element("css selector", "#board th[data-key=pair]")
+    header = chromium.find_element("css selector", "table.board th[data-key=pair]")
     header.click()  # first click on a number column: descending
     header.click()
     assert header.get_attribute("aria-sort") == "ascending"
-    labels = [r.find_elements("css selector", "td")[1].text for r in chromium.find_elements("css selector", "#board tbody tr")]
+    labels = [r.find_element("css selector", "td .label").text
+              for r in chromium.find_elements("css selector", "table.board tbody tr")]
     assert labels[-1] == "rule_vlm"
-    chromium.find_element("css selector", "#board th[data-key=rank]").click()
-    chromium.set_window_size(1400, 900)
+    # the full identity: in the label's tooltip and, on demand, in a details row
+    first = chromium.find_element("css selector", "table.board tbody tr")
+    assert "rsmmvp_mini (plain)" in first.find_element("css selector", ".label").get_attribute("title")
+    first.find_element("css selector", "button.more").click()
+    assert "judge off" in chromium.find_element("css selector", "tr.identity").text
+
+
+LONG_ROOT = "/mnt/shared/checkpoints/remote-sensing/experiments/2026-run-0042"
+
+
+def _long_label_board(tmp_path: Path) -> Board:
+    """10 models given as long local paths, each with a plain and a circular run (position bias, gap)."""
+    rows = []
+    for k in range(10):
+        name = f"llava-rs-finetune-{k:02d}-lora-rank64-epoch{3 + k}"
+        args = f"device=cpu,dtype=float32,pretrained={LONG_ROOT}/{name}/"
+        plain = _outcomes([1] * (10 - k // 2) + [0] * (k // 2))
+        circ = _outcomes([1] * (8 - k // 2) + [0] * (2 + k // 2))
+        for task, outcomes, extra in (("rsmmvp_mini", plain, {}), ("rsmmvp_mini_circular", circ, {
+                "position_bias": {"value": 0.05 * k, "ci_low": max(0.0, 0.05 * k - 0.1), "ci_high": 0.05 * k + 0.1,
+                                  "biased": k, "questions": 20}})):
+            row = _row(name, outcomes, PATTERN_OF, task=task, args=args, **extra)
+            # half the labels as short labels, half as long as a label gets when short ones collide
+            row["label"] = name if k % 2 else f"llava_hf ({args})"
+            row["model"] = "llava_hf"
+            row["identity"]["model"] = f"llava_hf ({args})"
+            row["identity"]["full_label"] = f"llava_hf ({args}) \u00b7 {task} \u00b7 judge off \u00b7 scoring 2"
+            row["source"] = f"{LONG_ROOT}/{name}/outputs/{task}/20260101_000000_results.json"
+            rows.append(row)
+    rows.sort(key=lambda r: (r["task"], -r["pair_accuracy"]["value"]))
+    from rsmmvp_tasks.sharing.board import _circular_gaps
+
+    _circular_gaps(rows)
+    return Board.load(_hand_board(tmp_path, *rows))
+
+
+@pytest.mark.browser
+def test_page_layout_with_long_local_path_labels(browser: Any, tmp_path: Path) -> None:
+    """At 1280 px: no horizontal scroll, no cell content overflowing its cell, every label's start visible."""
+    chromium = browser
+    files = render_board(_long_label_board(tmp_path), tmp_path / "site", human=None)
+    chromium.set_window_size(1280, 1000)
+    chromium.get(files.html.resolve().as_uri())
+    assert chromium.execute_script("return window.rsmmvpReady") is True
+    assert not [e for e in chromium.get_log("browser") if e.get("level") in ("SEVERE", "WARNING")]
+    assert len(chromium.find_elements("css selector", "section.board-section")) == 2
+    assert chromium.execute_script(
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth") is True
+    overflowing = chromium.execute_script("""
+        const bad = [];
+        for (const cell of document.querySelectorAll('table.board td, table.board th, table.matrix td')) {
+          const box = cell.getBoundingClientRect();
+          for (const child of cell.querySelectorAll('*')) {
+            const r = child.getBoundingClientRect();
+            if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) bad.push(cell.textContent.slice(0, 60));
+          }
+          if (cell.scrollWidth > cell.clientWidth + 1 && !cell.matches('table.matrix td')) bad.push(cell.textContent.slice(0, 60));
+        }
+        return bad;""")
+    assert overflowing == []
+    # every SVG bar label starts inside its chart and shows the label's first characters (cut on the right only)
+    labels = chromium.execute_script("""
+        return [...document.querySelectorAll('text.bar-label')].map((t) => {
+          const chart = t.ownerSVGElement.getBoundingClientRect(), box = t.getBoundingClientRect();
+          return {shown: t.firstChild.textContent, full: t.dataset.full, inside: box.left >= chart.left - 1};
+        });""")
+    assert labels and all(item["inside"] for item in labels)
+    assert all(item["full"].startswith(item["shown"].rstrip("\u2026")) and len(item["shown"]) >= 12 for item in labels)
+    # matrix row heads cut on the right: the start of each label is what shows
+    heads = chromium.execute_script("""
+        return [...document.querySelectorAll('table.matrix th.rowhead')].filter((th) => th.textContent).map((th) => {
+          const cell = th.getBoundingClientRect(), range = document.createRange();
+          range.setStart(th.firstChild, 0); range.setEnd(th.firstChild, 4);
+          const r = range.getBoundingClientRect();
+          return r.left >= cell.left - 1 && r.right <= cell.right + 1;
+        });""")
+    assert heads and all(heads)
+    # the position bias and the plain - circular gap are shown
+    circular = chromium.find_elements("css selector", "section.board-section")[1]
+    headers = [th.text for th in circular.find_elements("css selector", "table.board th")]
+    assert any("Position bias" in h for h in headers) and any("circular" in h.lower() for h in headers)
     height = chromium.execute_script("return document.body.scrollHeight")
-    chromium.set_window_size(1400, min(height + 40, 4000))
+    chromium.set_window_size(1280, min(height + 40, 6000))
     shot = tmp_path / "leaderboard.png"
     chromium.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000
     target = os.environ.get("RSMMVP_LEADERBOARD_SCREENSHOT")  # set it to refresh docs/leaderboard.png
     if target:
         shutil.copy(shot, target)
+
+
+# ---- identity, instants, sections (issue 17) and the samples tie, field checks (issue 16) -------------
+
+
+def _collect(capsys: pytest.CaptureFixture[str], out: Path, *sources: Path, extra: tuple[str, ...] = ()
+             ) -> tuple[int, str, Board | None]:
+    code, _, err = _cli(["collect", *map(str, sources), "--out", str(out), *extra], capsys)
+    return code, err, (Board.load(out) if code == 0 else None)
+
+
+@pytest.mark.e2e
+def test_model_args_in_another_order_or_with_a_secret_are_one_model(runs: dict[str, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def respelled(d: dict[str, Any]) -> None:
+        d["config"]["model_args"] = f" token={TOKEN} ,response=A,"
+        d["date"] = "20991231_235959"
+    again = copy_run(runs["a"], tmp_path / "again", respelled, stamp="20991231_235959")
+    code, err, board = _collect(capsys, tmp_path / "board.json", runs["a"], again, runs["b"], runs["rule"])
+    assert code == 0, err
+    assert board is not None and len(board.rows) == 3  # not a fourth row entering the Holm family
+    (row,) = [r for r in board.rows if r["label"] == "dummy (response=A)"]
+    assert row["source"] == str(again) and row["model_args"] == "response=A"
+    assert TOKEN not in (tmp_path / "board.json").read_text()
+
+
+@pytest.mark.e2e
+def test_samples_of_another_run_are_never_attached(runs: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # two runs started in the same second into two folders; the first logged no samples. Always-A and always-B
+    # have the same counts and accuracies, so only the tie to the results file tells their samples apart.
+    stamp = "20260101_120000"
+    no_samples = copy_run(runs["a"], tmp_path / "tree" / "one", stamp=stamp, samples=False)
+    copy_run(runs["b"], tmp_path / "tree" / "two", stamp=stamp)
+    code, err, board = _collect(capsys, tmp_path / "board.json", tmp_path / "tree")
+    assert code == 0, err
+    assert board is not None
+    by_source = {r["source"]: r for r in board.rows}
+    assert by_source[str(no_samples)]["pair_outcomes"] is None and by_source[str(no_samples)]["samples_source"] is None
+    code, _, err = _cli(["compare", str(tmp_path / "board.json"), "response=A", "response=B"], capsys)
+    assert code == 2 and "--log_samples" in err
+
+
+@pytest.mark.e2e
+def test_times_are_instants_whatever_zone_they_were_stamped_in(runs: dict[str, Path], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # 12:00 in Singapore (lmms-eval's default zone) is 04:00 UTC; 05:00 with --timezone UTC is an hour later
+    singapore = copy_run(runs["a"], tmp_path / "sg", lambda d: d.update(date="20260101_120000"), stamp="20260101_120000")
+
+    def utc(d: dict[str, Any]) -> None:
+        d.update(date="20260101_050000")
+        d["config"].setdefault("resolved_cli_args", {})["timezone"] = "UTC"
+    in_utc = copy_run(runs["a"], tmp_path / "utc", utc, stamp="20260101_050000")
+    code, err, board = _collect(capsys, tmp_path / "board.json", singapore, in_utc)
+    assert code == 0, err
+    assert board is not None
+    (row,) = board.rows
+    assert row["source"] == str(in_utc) and row["date"] == "2026-01-01T05:00:00Z"
+    assert "left out " + str(singapore) + " (2026-01-01T04:00:00Z)" in err
+    # an ISO time with an offset (human runs) is an instant too; one without is older than any dated run
+    iso = copy_run(runs["a"], tmp_path / "iso", lambda d: d.update(date="2026-01-01T06:30:00+01:00"), stamp="x1")
+    naive = copy_run(runs["a"], tmp_path / "naive", lambda d: d.update(date="2030-01-01T00:00:00"), stamp="x2")
+    code, err, board = _collect(capsys, tmp_path / "board.json", in_utc, iso, naive)
+    assert code == 0 and board is not None
+    assert board.rows[0]["source"] == str(iso) and board.rows[0]["date"] == "2026-01-01T05:30:00Z" or \
+        board.rows[0]["source"] == str(in_utc)
+    assert board.rows[0]["source"] != str(naive) and "has no time zone" in err
+
+
+@pytest.mark.e2e
+def test_judged_and_unjudged_runs_are_different_rows(runs: dict[str, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    entry = {"model": "gpt-x", "judged": 4, "answered": 3, "none": 1, "unreadable": 0, "failed": 0,
+             "unreadable_rate_before": 0.2, "unreadable_rate_after": 0.0}
+
+    def judged(d: dict[str, Any]) -> None:
+        details_of(d)["judge"] = dict(entry)
+        details_of(d)["judge_prompt_version"] = "1"
+
+    def failed(d: dict[str, Any]) -> None:  # every judge call failed (a 401): the rules alone scored it
+        details_of(d)["judge"] = {**entry, "answered": 0, "none": 0, "failed": 4}
+        d["date"] = "20991231_235959"
+    with_judge = copy_run(runs["a"], tmp_path / "judged", judged)
+    all_failed = copy_run(runs["a"], tmp_path / "failed", failed, stamp="20991231_235959")
+    code, err, board = _collect(capsys, tmp_path / "board.json", with_judge, all_failed, runs["a"], runs["b"])
+    assert code == 0, err
+    assert board is not None
+    labels = sorted(r["label"] for r in board.rows)
+    assert labels == ["dummy (response=A) [judge: gpt-x (prompt 1)]", "dummy (response=A) [no judge]",
+                      "dummy (response=B) [no judge]"], labels
+    by_label = {r["label"]: r for r in board.rows}
+    assert by_label["dummy (response=A) [no judge]"]["source"] == str(all_failed)  # newest unjudged run
+    assert by_label["dummy (response=A) [judge: gpt-x (prompt 1)]"]["source"] == str(with_judge)  # kept, not dropped
+    assert by_label["dummy (response=A) [judge: gpt-x (prompt 1)]"]["identity"]["judge"] == "gpt-x (prompt 1)"
+
+
+def _outcomes(values: list[int]) -> dict[str, int]:
+    return {f"p{i}": v for i, v in enumerate(values)}
+
+
+def test_sections_rank_and_test_apart_and_compare_refuses_across(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    best, worst = _outcomes([1] * 10), _outcomes([0] * 10)
+    rows = [
+        _row("m1", best, PATTERN_OF), _row("m2", worst, PATTERN_OF),
+        _row("m1", _outcomes([1] * 3 + [0] * 7), PATTERN_OF, task="rsmmvp_mini_circular",
+             position_bias={"value": 0.2, "ci_low": 0.1, "ci_high": 0.4, "biased": 2, "questions": 10}),
+        _row("m2", worst, PATTERN_OF, task="rsmmvp_mini_circular"),
+        _row("m1", best, PATTERN_OF, fingerprint="0" * 64),
+    ]
+    board_path = _hand_board(tmp_path, *rows)
+    board = Board.load(board_path)
+    assert [len(s.rows) for s in board.sections] == [2, 2, 1]
+    assert [s.protocol for s in board.sections] == ["plain", "circular", "plain"]
+    from rsmmvp_tasks.sharing.board import pairwise
+
+    items = pairwise(board)
+    assert {(board.rows[c["a"]]["section"], c["family"]) for c in items} == {(rows[0]["section"], 1),
+                                                                              (rows[2]["section"], 1)}
+    # one section's rows only; across protocols refused unless asked, across datasets always
+    code, _, err = _cli(["compare", str(board_path), "1", "3"], capsys)
+    assert code == 2 and "--across-protocols" in err and "circular" in err
+    code, out, err = _cli(["compare", str(board_path), "1", "3", "--across-protocols"], capsys)
+    assert code == 0, err
+    assert "across protocols: this compares rsmmvp_mini (plain) with rsmmvp_mini_circular (circular)" in out
+    assert "difference A - B: +70.0 points" in out
+    for flags in ([], ["--across-protocols"]):
+        code, _, err = _cli(["compare", str(board_path), "1", "5", *flags], capsys)
+        assert code == 2 and "cannot be compared pair by pair" in err and "Traceback" not in err
+    files = render_board(board, tmp_path / "site", human=None)
+    md = files.markdown.read_text(encoding="utf-8")
+    assert md.count("## rsmmvp_mini") == 3 and "position bias [95%]" in md and "20.0% [10.0, 40.0]" in md
+    assert "this section's 1 comparisons" in md
+
+
+def test_plain_circular_gap_is_set_where_both_runs_exist() -> None:
+    from rsmmvp_tasks.sharing.board import _circular_gaps
+
+    rows = [_row("m1", _outcomes([1] * 10), PATTERN_OF), _row("m1", _outcomes([1] * 4 + [0] * 6), PATTERN_OF,
+                                                                task="rsmmvp_mini_circular"),
+            _row("m2", _outcomes([1] * 10), PATTERN_OF)]
+    _circular_gaps(rows)
+    assert rows[0]["circular_gap"]["points"] == pytest.approx(60.0) == rows[1]["circular_gap"]["points"]
+    assert rows[2]["circular_gap"] is None
+
+
+def test_pairwise_computes_only_what_is_read(tmp_path: Path) -> None:
+    from rsmmvp_tasks.sharing.board import TOP_K, pairwise, read_pairs
+
+    n = 30
+    rows = [_row(f"m{k:02d}", _outcomes([1] * (10 - k // 3) + [0] * (k // 3)), PATTERN_OF) for k in range(n)]
+    board = Board.load(_hand_board(tmp_path, *rows))
+    items = pairwise(board)
+    # adjacent ranks (n - 1) and every two of the top k; the adjacent ones among the top k counted once
+    expected = TOP_K * (TOP_K - 1) // 2 + (n - TOP_K)
+    assert len(items) == expected == len(read_pairs(list(range(n))))
+    assert {(c["a"], c["b"]) for c in items} >= {(k, k + 1) for k in range(n - 1)}
+    assert all(c["family"] == expected for c in items)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("case, field", [
+    ("duplicate", "index"), ("per_pattern_list", "per_pattern"), ("offset_string", "config.offset"),
+    ("date_huge", "date"), ("index_text", "index"), ("timezone_bad", "timezone"), ("limit_text", "config.limit"),
+    ("n_samples_text", "n-samples"), ("pred_number", "pred"),
+])
+def test_damaged_fields_are_input_errors_naming_file_and_field(runs: dict[str, Path], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str], case: str,
+                                                              field: str) -> None:
+    edits = {
+        "per_pattern_list": lambda d: details_of(d).update(per_pattern=[1, 2]),
+        "offset_string": lambda d: d["config"].update(offset="3"),
+        "date_huge": lambda d: d.update(date=1e20),
+        "timezone_bad": lambda d: d["config"].update(resolved_cli_args={"timezone": "Mars/Olympus"}),
+        "limit_text": lambda d: d["config"].update(limit="five"),
+        "n_samples_text": lambda d: d["n-samples"]["rsmmvp_mini"].update(original="many"),
+    }
+    copy = copy_run(runs["a"], tmp_path / "run", edits.get(case))
+    samples = next(copy.parent.glob("*_samples_*.jsonl"))
+    lines = samples.read_text().splitlines()
+    bad = samples
+    if case == "duplicate":
+        samples.write_text("\n".join(lines + [lines[0]]) + "\n")
+    elif case in ("index_text", "pred_number"):
+        first = json.loads(lines[0])
+        first["question_accuracy"].update(index="one") if case == "index_text" else first["question_accuracy"].update(pred=1)
+        samples.write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
+    else:
+        bad = copy
+    for command in (["leaderboard", "collect", str(copy), "--out", str(tmp_path / "b.json")],
+                    ["report", str(copy), "--out", str(tmp_path / "report")]):
+        code = main(command)
+        err = capsys.readouterr().err
+        assert code == 2, (command, err)
+        assert str(bad) in err and field in err and "Traceback" not in err
 
 
 # ---- submit ---------------------------------------------------------------------------------

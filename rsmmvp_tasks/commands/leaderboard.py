@@ -1,8 +1,9 @@
 """``rsmmvp leaderboard collect | compare | render | submit``: a board of many runs, tested for significance.
 
 Exit status: 0 done; 1 a run was refused (``--limit``, incomplete pairs, another dataset
-fingerprint: listed, nothing written) or two runs share no pair; 2 unreadable input or a bad
-option; 3 the hub could not be reached or refused.
+fingerprint than ``--fingerprint``: listed, nothing written) or two runs share no pair; 2 unreadable
+input or a bad option (``compare`` across datasets, or across protocols without ``--across-protocols``);
+3 the hub could not be reached or refused.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     c = verbs.add_parser("collect", help="read lmms-eval runs into board.json",
                          description="Read every rsmmvp task of every lmms-eval results file in SOURCES (files, "
-                         "folders, globs, hf:ORG/NAME) into a board. Runs made with --limit, with incomplete pairs "
-                         "or on another dataset fingerprint than the board's are refused (each named, nothing "
-                         "written) unless --allow-partial. The same model (name + args + task) twice: the newest "
-                         "run is kept, and a note says so.")
+                         "folders, globs, hf:ORG/NAME) into a board with one section per task and dataset fingerprint. "
+                         "Runs made with --limit or with incomplete pairs (or on another fingerprint than "
+                         "--fingerprint) are refused (each named, nothing written) unless --allow-partial. The same "
+                         "run identity twice (task, dataset, model name + normalised args, judge, scoring version): "
+                         "the newest run (by instant, in UTC) is kept, and a note says so.")
     c.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="lmms-eval output folder, *_results.json, a glob ('runs/**/*_results.json'), or hf:ORG/NAME")
     c.add_argument("--out", "-o", type=Path, required=True, metavar="BOARD", help="board file to write (board.json)")
@@ -38,16 +40,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="keep refused runs on the board, marked with their caveats, instead of refusing them")
     c.add_argument("--task", default=None, metavar="T", help="only this rsmmvp task (default: every rsmmvp task found)")
     c.add_argument("--fingerprint", default=None, metavar="HEX",
-                   help="the board's dataset fingerprint (default: the one most runs share)")
+                   help="keep only runs on this dataset fingerprint, refusing the others (default: every "
+                   "fingerprint, one section each)")
     c.set_defaults(func=run_collect)
 
     k = verbs.add_parser("compare", help="is the difference between two models real? (paired tests)",
                          description="Compare rows A and B of a board on the pairs both answered: difference in pair "
                          "accuracy with its 95%% paired-bootstrap interval (over pairs), and McNemar's exact test on "
-                         "the pairs one got right and the other wrong. Needs both runs' samples (--log_samples).")
+                         "the pairs one got right and the other wrong. Needs both runs' samples (--log_samples). "
+                         "Two rows of different sections (task/protocol) are refused unless --across-protocols; "
+                         "two datasets (fingerprints) always.")
     k.add_argument("board", type=Path, metavar="BOARD")
     k.add_argument("a", metavar="A", help="row number, or a unique part of the model label")
     k.add_argument("b", metavar="B", help="row number, or a unique part of the model label")
+    k.add_argument("--across-protocols", action="store_true",
+                   help="compare rows of two protocols/tasks on one dataset (e.g. a model's plain and circular runs)")
     k.set_defaults(func=run_compare)
 
     r = verbs.add_parser("render", help="write leaderboard.md, .csv, a heat map and a static index.html",
@@ -78,13 +85,18 @@ def run_collect(args: argparse.Namespace) -> int:
     for note in board.notes:
         print(f"note: {note}", file=sys.stderr)
     path = board.save(args.out)
-    print(f"{path}: {len(board.rows)} run(s), dataset fingerprint {board.dataset_fingerprint or 'not recorded'}")
-    for i, row in enumerate(board.rows, start=1):
-        pa = row["pair_accuracy"]
-        mark = " (partial)" if row["caveats"] else ""
-        samples = "" if row["pair_outcomes"] is not None else "  [no samples: cannot be compared]"
-        print(f"{i:>3}. {row['label']}{mark}: pair accuracy {pct(pa.get('value'))} "
-              f"{interval(pa.get('ci_low'), pa.get('ci_high'))}, {row['n_pairs']} pairs{samples}")
+    sections = board.sections
+    print(f"{path}: {len(board.rows)} run(s) in {len(sections)} section(s) (one per task and dataset); "
+          "rows numbered as `compare` takes them")
+    for section in sections:
+        print(f"{section.title}:")
+        for i in section.rows:
+            row = board.rows[i]
+            pa = row["pair_accuracy"]
+            mark = " (partial)" if row["caveats"] else ""
+            samples = "" if row["pair_outcomes"] is not None else "  [no samples: cannot be compared]"
+            print(f"{i + 1:>3}. #{row['rank']} {row['label']}{mark}: pair accuracy {pct(pa.get('value'))} "
+                  f"{interval(pa.get('ci_low'), pa.get('ci_high'))}, {row['n_pairs']} pairs{samples}")
     return 0
 
 
@@ -93,9 +105,14 @@ def run_compare(args: argparse.Namespace) -> int:
     from rsmmvp_tasks.sharing.stats import ALPHA, N_BOOTSTRAP
 
     board = Board.load(args.board)
-    a, b, c = compare(board, args.a, args.b)
-    print(f"A: {a['label']}: pair accuracy {100 * c.accuracy_a:.1f}%")
-    print(f"B: {b['label']}: pair accuracy {100 * c.accuracy_b:.1f}%")
+    a, b, c = compare(board, args.a, args.b, across_protocols=args.across_protocols)
+    print(f"A: {a['label']} [{a['task']}, {a['protocol']}]: pair accuracy {100 * c.accuracy_a:.1f}%")
+    print(f"B: {b['label']} [{b['task']}, {b['protocol']}]: pair accuracy {100 * c.accuracy_b:.1f}%")
+    if a["section"] != b["section"]:
+        print(f"across protocols: this compares {a['task']} ({a['protocol']}) with {b['task']} ({b['protocol']}) on "
+              "the same dataset; the difference mixes the models and how each protocol scores a pair"
+              + (" -- here one model, so it is how much its score depends on the protocol"
+                 if a["identity"]["model"] == b["identity"]["model"] else ""))
     left_out = c.only_in_a + c.only_in_b
     print(f"on the {c.n_pairs} pairs both runs answered" + (f" ({left_out} pair(s) of only one run left out)" if left_out else ""))
     print(f"difference A - B: {100 * c.difference:+.1f} points, 95% interval [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}] "
@@ -105,8 +122,8 @@ def run_compare(args: argparse.Namespace) -> int:
     print("significance is McNemar's exact test; the bootstrap interval shows the size of the difference "
           "(it is approximate when few pairs are discordant)")
     verdict = "significant" if c.significant else "not significant"
-    print(f"{verdict} at {ALPHA:g}" + ("" if c.significant else
-                                       " (these pairs do not show a difference beyond chance)"))
+    print(f"{verdict} at {ALPHA:g} (this one comparison; the board's marks are Holm-adjusted per section)"
+          + ("" if c.significant else " (these pairs do not show a difference beyond chance)"))
     for row in (a, b):
         for caveat in row["caveats"]:
             print(f"caveat: {row['label']}: {caveat}")

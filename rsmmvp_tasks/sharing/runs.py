@@ -687,10 +687,11 @@ def run_instant(results: Mapping[str, Any], path: Path) -> datetime | None:
     elif isinstance(value, str):
         text = value.strip()
         stamp = _LMMS_STAMP.match(text)
+        zone = _zone_of(results, path) if stamp else timezone.utc
         try:
             if stamp:
                 naive = datetime.strptime(text, "%Y%m%d_%H%M%S")
-                instant = naive.replace(tzinfo=_zone_of(results, path)).astimezone(timezone.utc)
+                instant = naive.replace(tzinfo=zone).astimezone(timezone.utc)
             else:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 instant = parsed.astimezone(timezone.utc) if parsed.tzinfo else None
