@@ -1,6 +1,13 @@
-"""How the answer reader's time grows with the reply's length, on degenerate replies.
+"""How the answer reader's time grows with the reply's length; and how it reads the labelled corpora.
 
     python scripts/bench_answers.py [--sizes 1,10,100] [--reader path/to/answers.py]
+    python scripts/bench_answers.py --corpora [--before REV]
+
+``--corpora`` prints, per labelled corpus (``tests/data/answer_corpus*.jsonl``), the number of replies
+``n``, the *wrong letters* (a letter where the human reading is another letter or none) and the
+agreement with the human reading, for the installed reader and, with ``--before REV``, for the
+reader of git revision ``REV`` (``git show REV:rsmmvp_tasks/evaluation/answers.py`` into a temporary
+module) side by side: the before/after table of a change to the reader.
 
 Degenerate replies (a model looping on one pattern) are the worst case for a rule-based reader:
 every repetition is a candidate letter, marker, negation or option text. For each kind below and
@@ -17,9 +24,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = sorted((ROOT / "tests" / "data").glob("answer_corpus*.jsonl"))
 
 #: looping patterns, each aimed at one rule of the reader
 KINDS = {
@@ -63,12 +76,55 @@ def _seconds(read: Callable[[str, list[str]], object], reply: str, min_time: flo
     return best
 
 
+def _reader_at(rev: str) -> Callable[[str, list[str]], object]:
+    """The ``extract_choice`` of git revision ``rev``, imported from a temporary copy of its module."""
+    shown = subprocess.run(["git", "show", f"{rev}:rsmmvp_tasks/evaluation/answers.py"], cwd=ROOT,
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise SystemExit(f"--before {rev}: no rsmmvp_tasks/evaluation/answers.py at that revision "
+                         f"({shown.stderr.strip() or 'git show failed'}); pass a commit of this repository")
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False, encoding="utf-8") as f:
+        f.write(shown.stdout)
+    try:
+        return _reader(Path(f.name))
+    finally:
+        Path(f.name).unlink()
+
+
+def _corpus_scores(read: Callable[[str, list[str]], object], cases: list[dict]) -> tuple[int, int]:
+    """(wrong letters, agreements) of ``read`` on labelled ``cases``."""
+    got = [read(c["response"], c["options"]) for c in cases]
+    wrong = sum(g is not None and g != c["expected"] for g, c in zip(got, cases))
+    return wrong, sum(g == c["expected"] for g, c in zip(got, cases))
+
+
+def corpora_table(readers: dict[str, Callable[[str, list[str]], object]]) -> str:
+    """The table of :func:`_corpus_scores` per corpus (rows) and reader (column pairs)."""
+    head = f"{'corpus':24s} {'n':>4s}" + "".join(f" {name + ' wrong':>14s} {name + ' agree':>18s}" for name in readers)
+    lines = [head]
+    for path in CORPORA:
+        cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        cells = ""
+        for read in readers.values():
+            wrong, agree = _corpus_scores(read, cases)
+            cells += f" {wrong:14d} {f'{agree}/{len(cases)} ({agree / len(cases):.1%})':>18s}"
+        lines.append(f"{path.stem:24s} {len(cases):4d}" + cells)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,10,100", help="reply sizes in KB, comma-separated (default 1,10,100)")
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"which patterns (default all: {','.join(KINDS)})")
     parser.add_argument("--reader", type=Path, default=None, help="an answers.py to time instead of the installed one")
+    parser.add_argument("--corpora", action="store_true", help="print wrong letters and agreement per labelled corpus")
+    parser.add_argument("--before", metavar="REV", help="with --corpora: also the reader of this git revision")
     args = parser.parse_args()
+    if args.corpora:
+        readers = {"before": _reader_at(args.before)} if args.before else {}
+        readers["after" if args.before else "reader"] = _reader(args.reader)
+        print(corpora_table(readers))
+        return
     sizes = sorted(int(s) for s in args.sizes.split(","))
     read = _reader(args.reader)
     print(f"{'kind':10s} " + " ".join(f"{f'{kb} KB ms/KB':>14s}" for kb in sizes)
