@@ -47,9 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rsmmvp_tasks.dataset.loading import load_rsmmvp
 from rsmmvp_tasks.errors import InputError
+from rsmmvp_tasks.evaluation.task import process_docs
 from rsmmvp_tasks.fileio import atomic_write_text
 from rsmmvp_tasks.pages import render_page
+from rsmmvp_tasks.thumbnails import thumbnail_data_uri
 
 __all__ = [
     "PAGE_FORMAT",
@@ -141,9 +144,6 @@ def key_file_name(page_id: str) -> str:
 
 def load_human_dataset(source: str | Path) -> HumanDataset:
     """Load and check ``source`` as the rsmmvp tasks do (contract refused with its violations: exit 1)."""
-    from rsmmvp_tasks.dataset.loading import load_rsmmvp
-    from rsmmvp_tasks.evaluation.task import process_docs
-
     data = process_docs(load_rsmmvp(source))
     rows = data.remove_columns([c for c in data.column_names if c not in ROW_FIELDS]).to_list()
     fingerprints = {r["dataset_fingerprint"] for r in rows}
@@ -193,8 +193,6 @@ def shuffled_order(pair_ids: list[str], seed: int, *, tries: int = 1000) -> list
 
 def _image_uri(image: Any, index: int, max_side: int) -> str:
     """A downscaled JPEG data URI of a row's image (``{"bytes", "path"}`` as stored, undecoded)."""
-    from rsmmvp_tasks.mining.review import thumbnail_data_uri
-
     raw = image.get("bytes") if isinstance(image, dict) else None
     path = image.get("path") if isinstance(image, dict) else None
     try:

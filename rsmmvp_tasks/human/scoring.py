@@ -47,6 +47,9 @@ from typing import Any
 from rsmmvp_tasks.dataset.hub import HUB_REPO_ID
 from rsmmvp_tasks.dataset.tasknames import task_dataset
 from rsmmvp_tasks.errors import InputError, UsageError
+from rsmmvp_tasks.evaluation import judge
+from rsmmvp_tasks.evaluation.aggregation import METRICS, aggregate, higher_is_better
+from rsmmvp_tasks.evaluation.task import process_results
 from rsmmvp_tasks.fileio import atomic_write_text
 from rsmmvp_tasks.human.page import (
     EXPORT_FORMAT,
@@ -295,9 +298,6 @@ def agreement(annotators: Sequence[Annotator]) -> dict[str, Any]:
 
 def _records(annotator: Annotator, dataset: HumanDataset) -> tuple[dict[str, list[Any]], list[dict[str, Any]]]:
     """The task's per-metric values (lmms-eval's ``sample_metrics``) and the samples lines of one annotator."""
-    from rsmmvp_tasks.evaluation import judge
-    from rsmmvp_tasks.evaluation.task import process_results
-
     values: dict[str, list[Any]] = {}
     lines = []
     by_index = {int(r["index"]): r for r in dataset.rows}
@@ -318,8 +318,6 @@ def _records(annotator: Annotator, dataset: HumanDataset) -> tuple[dict[str, lis
 def results_json(annotator: Annotator, dataset: HumanDataset, task: str, *, date: str,
                  extra: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``(results JSON, samples lines)`` of one annotator, in lmms-eval 0.7.3's shape (module docstring)."""
-    from rsmmvp_tasks.evaluation.aggregation import METRICS, aggregate, higher_is_better
-
     values, lines = _records(annotator, dataset)
     if not values:
         raise InputError(f"{annotator.source}: no answer to score")
