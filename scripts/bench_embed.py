@@ -17,6 +17,7 @@ says how many cores there were.
 
     python scripts/bench_embed.py                          # DINOv2-small-sized, 224 px, 256 images
     python scripts/bench_embed.py --hidden 192 --layers 6    # a tinier ViT: decoding weighs more
+    python scripts/bench_embed.py --device cuda --images 2048 --batch-size 128 --workers 8
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch threads in the main process (default: torch's choice)")
+    ap.add_argument("--device", default="cpu", help="torch device of the model (default: cpu; e.g. cuda)")
+    ap.add_argument("--dtype", default="float32", help="model compute dtype (default: float32)")
     args = ap.parse_args()
 
     import torch
@@ -75,19 +78,22 @@ def main() -> int:
         model_dir = (build_tiny_dinov2(tmp / "model", **size) if args.arch == "dinov2"
                      else build_tiny_clip(tmp / "model", **size))
         draw_jpegs(tmp / "img", args.images, args.src_size)
-        enc = load_encoder(str(model_dir), device="cpu", dtype="float32")
+        enc = load_encoder(str(model_dir), device=args.device, dtype=args.dtype)
         n_params = sum(p.numel() for p in enc.model.parameters()) / 1e6
         print(f"bench_embed: {args.arch} hidden={args.hidden} layers={args.layers} ({n_params:.1f} M params), "
               f"{args.images} JPEGs {args.src_size}px -> {args.image_size}px, batch {args.batch_size}, "
-              f"workers {args.workers}, torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+              f"workers {args.workers}, device {args.device} ({args.dtype}), torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
 
         # bare: pre-decoded, pre-processed tensor
         images = list_images(tmp / "img")
         pixels = torch.stack([enc.preprocess(open_image(images.raw(i))) for i in range(len(images))])
         enc.encode(pixels[: args.batch_size])  # warm-up
+        sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+        sync()
         t0 = time.perf_counter()
         for b0 in range(0, len(pixels), args.batch_size):
             enc.encode(pixels[b0:b0 + args.batch_size])
+        sync()
         bare = len(pixels) / (time.perf_counter() - t0)
 
         # pipeline: from files, with workers (warm-up on a small subset in another cache)
@@ -95,10 +101,11 @@ def main() -> int:
         warm.mkdir()
         for f in sorted((tmp / "img").iterdir())[: args.batch_size]:
             (warm / f.name).symlink_to(f)
-        embed_images(warm, enc, tmp / "cache_warm", batch_size=args.batch_size, workers=args.workers, progress=False)
+        embed_images(warm, enc, tmp / "cache_warm", batch_size=args.batch_size, workers=args.workers, progress=False,
+                     device=args.device)
         t0 = time.perf_counter()
         stats = embed_images(tmp / "img", enc, tmp / "cache", batch_size=args.batch_size, workers=args.workers,
-                             progress=False)
+                             progress=False, device=args.device)
         pipe = stats.embedded / (time.perf_counter() - t0)
         assert stats.embedded == args.images, stats
 

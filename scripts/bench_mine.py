@@ -49,8 +49,9 @@ def _trim() -> None:
         pass
 
 
-def make_data(n: int, dim: int, ssl_dim: int, seed: int = 0, cluster: int = 10, chunk: int = 4096):
-    """Clustered unit vectors, generated in chunks (no big temporaries).
+def make_data(n: int, dim: int, ssl_dim: int, seed: int = 0, cluster: int = 10, chunk: int = 4096,
+              device: str = "cpu"):
+    """Clustered unit vectors, generated in chunks (no big temporaries) on ``device``.
 
     Points come in clusters of ``cluster``; CLIP noise per point is drawn so that within-cluster
     CLIP cosines straddle 0.95. 70% of points share their cluster's SSL centre, 30% get a random
@@ -58,20 +59,22 @@ def make_data(n: int, dim: int, ssl_dim: int, seed: int = 0, cluster: int = 10, 
     """
     import torch
 
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=device).manual_seed(seed)
     n_clusters = (n + cluster - 1) // cluster
-    clip_c = torch.nn.functional.normalize(torch.randn(n_clusters, dim, generator=g), dim=1)
-    ssl_c = torch.nn.functional.normalize(torch.randn(n_clusters, ssl_dim, generator=g), dim=1)
-    clip = torch.empty(n, dim)
-    ssl = torch.empty(n, ssl_dim)
+    clip_c = torch.nn.functional.normalize(torch.randn(n_clusters, dim, generator=g, device=device), dim=1)
+    ssl_c = torch.nn.functional.normalize(torch.randn(n_clusters, ssl_dim, generator=g, device=device), dim=1)
+    clip = torch.empty(n, dim, device=device)
+    ssl = torch.empty(n, ssl_dim, device=device)
     for r0 in range(0, n, chunk):
         r1 = min(n, r0 + chunk)
-        k = torch.arange(r0, r1) // cluster
-        spread = torch.empty(r1 - r0, 1).uniform_(0.01, 0.12, generator=g).div_(dim).sqrt_()
-        clip[r0:r1] = torch.nn.functional.normalize(clip_c[k] + spread * torch.randn(r1 - r0, dim, generator=g), dim=1)
-        swap = torch.rand(r1 - r0, generator=g) < 0.3
-        ks = torch.where(swap, torch.randint(0, n_clusters, (r1 - r0,), generator=g), k)
-        ssl[r0:r1] = torch.nn.functional.normalize(ssl_c[ks] + 0.02 * torch.randn(r1 - r0, ssl_dim, generator=g), dim=1)
+        k = torch.arange(r0, r1, device=device) // cluster
+        spread = torch.empty(r1 - r0, 1, device=device).uniform_(0.01, 0.12, generator=g).div_(dim).sqrt_()
+        clip[r0:r1] = torch.nn.functional.normalize(
+            clip_c[k] + spread * torch.randn(r1 - r0, dim, generator=g, device=device), dim=1)
+        swap = torch.rand(r1 - r0, generator=g, device=device) < 0.3
+        ks = torch.where(swap, torch.randint(0, n_clusters, (r1 - r0,), generator=g, device=device), k)
+        ssl[r0:r1] = torch.nn.functional.normalize(
+            ssl_c[ks] + 0.02 * torch.randn(r1 - r0, ssl_dim, generator=g, device=device), dim=1)
     return clip, ssl
 
 

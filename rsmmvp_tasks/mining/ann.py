@@ -7,7 +7,7 @@ Indexes
           advice), vectors added in chunks of :data:`ADD_CHUNK` rows, ``nprobe`` lists searched per query.
 ``hnsw``  ``faiss.IndexHNSWFlat`` (inner product) with ``M`` links per node, ``efSearch`` at query time.
 
-The query step is ``range_search`` at ``clip_min - margin`` (the float32 margin of
+The query step is ``range_search`` (IVF; HNSW: the ``efSearch`` nearest, see :func:`range_pairs`) at ``clip_min - margin`` (the float32 margin of
 :mod:`~rsmmvp_tasks.mining.precision`), so every pair it *finds* is decided by the exact float64
 rule; an approximate index can only *miss* pairs. Memory: the vectors, the index (a copy of them
 plus lists or links) and one query chunk. faiss is optional and imported lazily (:func:`require_faiss`:
@@ -98,12 +98,23 @@ def build_index(C: Any, settings: dict[str, Any], *, seed: int = 0) -> Any:
     return index
 
 
-def range_pairs(index: Any, Q: Any, r0: int, radius: float) -> tuple[Any, Any]:
-    """``(rows, cols)`` (int64 numpy) of the pairs ``row < col`` that ``index`` returns above ``radius`` for rows ``Q`` = ``C[r0:]``."""
+def range_pairs(index: Any, Q: Any, r0: int, radius: float, knn: int | None = None) -> tuple[Any, Any]:
+    """``(rows, cols)`` (int64 numpy) of the pairs ``row < col`` that ``index`` returns above ``radius`` for rows ``Q`` = ``C[r0:]``.
+
+    ``knn``: search the ``knn`` nearest instead of a range search (HNSW: faiss's HNSW range search
+    fails on large query batches, and an HNSW search visits at most ``efSearch`` candidates anyway).
+    """
     import numpy as np
 
-    lims, _sims, cols = index.range_search(np.ascontiguousarray(Q, dtype=np.float32), radius)
-    rows = np.repeat(np.arange(r0, r0 + len(Q), dtype=np.int64), np.diff(lims.astype(np.int64)))
+    Q = np.ascontiguousarray(Q, dtype=np.float32)
+    if knn is None:
+        lims, _sims, cols = index.range_search(Q, radius)
+        rows = np.repeat(np.arange(r0, r0 + len(Q), dtype=np.int64), np.diff(lims.astype(np.int64)))
+    else:
+        sims, labels = index.search(Q, min(knn, index.ntotal))
+        hit = (sims > radius) & (labels >= 0)
+        rows = np.broadcast_to(np.arange(r0, r0 + len(Q), dtype=np.int64)[:, None], labels.shape)[hit]
+        cols = labels[hit]
     cols = cols.astype(np.int64)
     keep = cols > rows
     return rows[keep], cols[keep]

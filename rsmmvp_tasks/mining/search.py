@@ -458,7 +458,7 @@ def _range_search(index: Any, C: Any, Cn: Any, D: Any, p: MineParams, out: _Coll
     margin = matmul_margin("fp32", Cn.shape[1], float(C.norm(dim=1).max()))
     gather = _gather_buffers(D, chunk)
     for r0 in tqdm(range(start, len(Cn), chunk), desc=f"mine ({search['index']})", unit="block", disable=not progress):
-        rows, cols = range_pairs(index, Cn[r0:r0 + chunk], r0, p.clip_min - margin)
+        rows, cols = range_pairs(index, Cn[r0:r0 + chunk], r0, p.clip_min - margin, search.get("efSearch"))
         _keep_close(C, D, torch.from_numpy(rows), torch.from_numpy(cols), p, out, gather)
         row_done(min(len(Cn), r0 + chunk))
     search["margin"] = margin
