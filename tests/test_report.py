@@ -1,7 +1,8 @@
 """``rsmmvp report``: one real lmms-eval run as markdown, CSV, chart and HTML; runs it cannot read are refused.
 
-The runs are real ``lmms-eval`` runs on ``rsmmvp_mini`` made once for this module (see ``lmms_runs``);
-the expected numbers are computed from the dataset and the model's rule, not read from the runs.
+The runs are real ``lmms-eval`` runs on ``rsmmvp_mini`` made once for this module (see ``lmms_runs``),
+plus a circular run of ``dummy`` (always "A"); the expected numbers, option texts and images are
+taken from the dataset and the model's rule, not read from the runs.
 """
 
 from __future__ import annotations
@@ -14,19 +15,53 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-from lmms_runs import copy_run, details_of, expected_pairs, make_runs, mini_rows, results_file
-from PIL import Image
+import base64
+import html as htmlmod
 
-from rsmmvp_tasks.cli import main
+import datasets
+import pytest
+from conftest import run_lmms_eval
+from lmms_runs import copy_run, details_of, expected_pairs, make_runs, mini_rows, results_file
+from PIL import Image, ImageStat
+
 from rsmmvp_tasks import PATTERNS
+from rsmmvp_tasks.cli import main
+from rsmmvp_tasks.paths import mini_dataset_dir
+from rsmmvp_tasks.sharing.formatting import md_escape
+from rsmmvp_tasks.sharing.pairview import THUMB_SIDE, short_reply
+from rsmmvp_tasks.sharing.plots import HUMAN, HUMAN_AUTO, human_reference
+from rsmmvp_tasks.sharing.stats import wilson_interval
 
 pytestmark = pytest.mark.e2e  # the module's runs come from lmms-eval in a subprocess
 
 
+CIRCULAR = ["--model", "dummy", "--model_args", "response=A", "--tasks", "rsmmvp_mini_circular"]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_runs(tmp_path_factory.mktemp("report_runs"), ("rule", "limited"))
+    base = tmp_path_factory.mktemp("report_runs")
+    made = make_runs(base, ("rule", "limited"))
+    circular = run_lmms_eval(CIRCULAR, base / "circular")
+    assert circular.results is not None, circular.output[-4000:]
+    made["circular"] = base / "circular"
+    return made
+
+
+def _mini_by_index() -> dict[int, dict[str, Any]]:
+    data = datasets.load_dataset("parquet", data_files=str(mini_dataset_dir() / "rsmmvp_mini.parquet"), split="train")
+    return {int(r["index"]): r for r in data}
+
+
+def _pair_sections(md: str) -> dict[str, str]:
+    """``{pair_id: its section}`` of the wrong pairs in report.md."""
+    parts = re.split(r"^#### Pair ", md, flags=re.MULTILINE)[1:]
+    return {p.split(":")[0].split()[0]: p.split("\n### ")[0].split("\n## ")[0] for p in parts}
+
+
+def _thumbs(page: str) -> dict[int, Image.Image]:
+    found = re.findall(r'<img data-index="(\d+)" alt="[^"]*" src="data:image/jpeg;base64,([^"]+)">', page)
+    return {int(i): Image.open(io.BytesIO(base64.b64decode(b))) for i, b in found}
 
 
 def _report(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -77,10 +112,10 @@ def test_report_of_a_real_run_matches_the_dataset(runs: dict[str, Path], tmp_pat
 
     # the wrong pairs, listed per pattern, are exactly the pairs the rule gets wrong
     wrong = _section(md, "Pairs the model got wrong")
-    listed = set(re.findall(r"^\| (\S+) \| [^|]*\S[^|]* \| \d+ \|", wrong, flags=re.MULTILINE))
+    listed = set(_pair_sections(wrong))
     assert listed == {pid for pid, ok in right.items() if not ok}
     assert "I cannot tell from this image." in wrong  # the raw reply of an unreadable answer is shown
-    assert "| unreadable |" in wrong
+    assert "no choice read" in wrong
     for pattern in {patterns[p] for p in listed}:
         n_wrong = by_pattern[pattern].count(False)
         assert f"### {PATTERNS[pattern]} ({n_wrong} of {len(by_pattern[pattern])} pairs wrong)" in wrong
@@ -156,3 +191,161 @@ def test_unreadable_runs_are_refused_naming_the_file(runs: dict[str, Path], tmp_
     assert code == 2 and "results files here" in err
     code, _, err = _report([str(tmp_path / "nothing")], capsys)
     assert code == 2 and "no such file or folder" in err
+
+
+def test_wrong_pairs_show_both_images_option_texts_and_answers(runs: dict[str, Path], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _report([str(runs["rule"]), "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    rows = _mini_by_index()
+    wrong = {pid for pid, ok in expected_pairs(None).items() if not ok}
+    wrong_rows = {i for i, r in rows.items() if str(r["pair_id"]) in wrong}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+
+    # every image of every wrong pair, as a small JPEG of that very image (its mean colour, not another's)
+    thumbs = _thumbs(page)
+    assert set(thumbs) == wrong_rows
+    for index, thumb in thumbs.items():
+        assert thumb.format == "JPEG" and max(thumb.size) <= THUMB_SIDE
+        source = rows[index]["image"].convert("RGB").resize(thumb.size)
+        mine = ImageStat.Stat(thumb.convert("RGB")).mean
+        assert max(abs(a - b) for a, b in zip(mine, ImageStat.Stat(source).mean)) < 8
+        others = [rows[i]["image"] for i in rows if i != index and str(rows[i]["pair_id"]) == str(rows[index]["pair_id"])]
+        assert all(ImageStat.Stat(o.convert("RGB").resize(thumb.size)).mean != mine for o in others)
+        assert (tmp_path / "images" / f"{index}.jpg").is_file() and f"](images/{index}.jpg)" in md
+
+    # per pair: the question, every option as text, the right answer as letter and text, the reply
+    sections = _pair_sections(_section(md, "Pairs the model got wrong"))
+    for pid in wrong:
+        section = sections[pid]
+        pair_rows = [r for r in rows.values() if str(r["pair_id"]) == pid]
+        assert md_escape(pair_rows[0]["question"].strip()) in section
+        for r in pair_rows:
+            for letter, option in zip("ABCDEFGH", r["options"]):
+                assert f"{letter}. {md_escape(option)}" in section
+            right = r["options"]["ABCDEFGH".index(r["answer"])]
+            assert f"{r['answer']} ({md_escape(right)})" in section
+            assert htmlmod.escape(right) in page
+
+
+def test_human_line_only_on_the_full_task_by_default(runs: dict[str, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert human_reference("rsmmvp", HUMAN_AUTO) == HUMAN and human_reference("rsmmvp_circular") == HUMAN
+    assert human_reference("rsmmvp_mini", HUMAN_AUTO) is None and human_reference("my_own_task") is None
+    assert human_reference("rsmmvp_mini", 80.0) == 80.0 and human_reference("rsmmvp", None) is None
+    # the shipped sample: no human line unless asked for
+    code, _, _ = _report([str(runs["rule"]), "--out", str(tmp_path / "mini")], capsys)
+    assert code == 0 and "Reference pair accuracy: chance 25%" in (tmp_path / "mini" / "report.md").read_text(encoding="utf-8")
+    code, _, _ = _report([str(runs["rule"]), "--out", str(tmp_path / "set"), "--human", "80"], capsys)
+    assert code == 0 and "Reference pair accuracy: human 80% (--human), chance 25%" in \
+        (tmp_path / "set" / "report.md").read_text(encoding="utf-8")
+
+    # the same run as the full `rsmmvp` task: the paper's line by default
+    def as_full_task(d: dict[str, Any]) -> None:
+        for key in ("results", "configs", "n-samples", "versions", "n-shot", "higher_is_better"):
+            if isinstance(d.get(key), dict) and "rsmmvp_mini" in d[key]:
+                d[key]["rsmmvp"] = d[key].pop("rsmmvp_mini")
+    full = copy_run(runs["rule"], tmp_path / "full", as_full_task, samples=False)
+    code, _, err = _report([str(full), "--out", str(tmp_path / "full_report")], capsys)
+    assert code == 0, err
+    assert f"human {HUMAN:g}% (RSMMVP paper)" in (tmp_path / "full_report" / "report.md").read_text(encoding="utf-8")
+
+
+def test_circular_run_shows_position_bias_and_each_orders_choice(runs: dict[str, Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _report([str(runs["circular"]), "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    rows = _mini_by_index()
+    low, high = wilson_interval(len(rows), len(rows))  # always "A": every question keeps its letter
+    assert f"| position bias (same letter in every order) | 100.0% | [{100 * low:.1f}, {100 * high:.1f}] |" in md
+    assert "rsmmvp_mini_circular (circular)" in md
+    sections = _pair_sections(_section(md, "Pairs the model got wrong"))
+    assert set(sections) == {str(r["pair_id"]) for r in rows.values()}  # "A" in both orders: every pair wrong
+    for pid, section in sections.items():
+        r = next(r for r in rows.values() if str(r["pair_id"]) == pid)
+        first, second = (md_escape(o) for o in r["options"])
+        assert section.split("\n")[0].strip().endswith(md_escape(r["question"].strip()))  # the question is shown
+        # order 1 shows the options as they are, order 2 moved; "A" names a different option in each
+        assert f"| order 1 (A. {first} · B. {second}): chose | A = {first} " in section
+        assert f"| order 2 (A. {second} · B. {first}): chose | A = {second} " in section
+        assert "A/B" not in section
+
+
+def test_markup_in_names_args_and_replies_is_shown_never_rendered(runs: dict[str, Path], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    attack = "<img src=x onerror=alert(1)>"
+    link = "[click](javascript:alert(1))"
+
+    def hostile_args(d: dict[str, Any]) -> None:
+        d["config"]["model_args"] = f"note={attack}"
+
+    run = copy_run(runs["rule"], tmp_path / "run", hostile_args)
+    (samples,) = run.parent.glob("*_samples_rsmmvp_mini.jsonl")
+    lines = [json.loads(x) for x in samples.read_text(encoding="utf-8").splitlines() if x.strip()]
+    for line in lines:  # the replies say the same letter, wrapped in markup
+        line["filtered_resps"] = [f"{attack} {link} | <script>alert(2)</script> {line['filtered_resps'][0]}"]
+    samples.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    code, _, err = _report([str(run), "--out", str(tmp_path / "report")], capsys)
+    assert code == 0, err
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    page = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    for text in (md, page):
+        assert "<img src=x" not in text and "<script>" not in text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "\\[click\\](javascript:" in md and not re.search(r"(?<!\\)\[click(?<!\\)\]", md)  # no link
+
+
+def test_report_without_the_dataset_says_so_and_still_shows_the_text(runs: dict[str, Path], tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    def elsewhere(d: dict[str, Any]) -> None:
+        d["configs"]["rsmmvp_mini"]["dataset_kwargs"]["data_files"] = {"test": "/nowhere/other_data.parquet"}
+
+    run = copy_run(runs["rule"], tmp_path / "run", elsewhere)
+    code, _, err = _report([str(run), "--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    md = (tmp_path / "a" / "report.md").read_text(encoding="utf-8")
+    assert "Images not shown: /nowhere/other_data.parquet is not on this machine" in md
+    assert "Pass --dataset PATH" in md and "](images/" not in md
+    assert "<img data-index" not in (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
+    rows = _mini_by_index()
+    wrong = [r for r in rows.values() if not expected_pairs(None)[str(r["pair_id"])]]
+    for r in wrong:  # question and options read back from the logged prompt
+        assert md_escape(r["question"].strip()) in md and f"A. {md_escape(r['options'][0])}" in md
+
+    # --dataset brings the images back; another dataset is refused by fingerprint
+    code, _, err = _report([str(run), "--out", str(tmp_path / "b"), "--dataset",
+                            str(mini_dataset_dir() / "rsmmvp_mini.parquet")], capsys)
+    assert code == 0, err
+    assert set(_thumbs((tmp_path / "b" / "report.html").read_text(encoding="utf-8"))) == {int(r["index"]) for r in wrong}
+    other = datasets.load_dataset("parquet", data_files=str(mini_dataset_dir() / "rsmmvp_mini.parquet"), split="train")
+    other = other.map(lambda r: {"question": r["question"] + " (edited)"})
+    other.to_parquet(str(tmp_path / "other.parquet"))
+    code, _, err = _report([str(run), "--out", str(tmp_path / "c"), "--dataset", str(tmp_path / "other.parquet")], capsys)
+    assert code == 2 and "not the dataset this run evaluated" in err and "Traceback" not in err
+
+
+def test_short_reply_keeps_head_and_tail() -> None:
+    assert short_reply("A") == ("A",)
+    assert short_reply("line one\n\n  line   two ") == ("line one", "line two")
+    long = "\n".join(f"step {i}: looking at the image" for i in range(20)) + "\nAnswer: B"
+    cut = short_reply(long)
+    assert len(cut) <= 5 and cut[0].startswith("step 0") and cut[-1] == "Answer: B" and "…" in cut
+
+
+@pytest.mark.browser
+def test_report_page_reads_at_1280_px(runs: dict[str, Path], tmp_path: Path, browser: Any,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = _report([str(runs["rule"]), "--out", str(tmp_path)], capsys)
+    assert code == 0
+    browser.set_window_size(1280, 1000)
+    browser.get((tmp_path / "report.html").resolve().as_uri())
+    assert browser.execute_script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('img[data-index]')].map(i => [i.complete && i.naturalWidth > 0, "
+        "i.getBoundingClientRect().width])")
+    assert shown and all(ok and width >= 100 for ok, width in shown)
+    overflow = browser.execute_script(
+        "return [...document.querySelectorAll('td, th')].filter(c => c.scrollWidth > c.clientWidth + 1).length")
+    assert overflow == 0
