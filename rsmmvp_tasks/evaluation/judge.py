@@ -28,8 +28,9 @@ first two are set):
                                    for APIs that refuse it): ``max_tokens``, or
                                    ``max_completion_tokens`` (and no ``temperature``) for reasoning
                                    models, as lmms-eval's own judge sends them (names starting
-                                   ``gpt-5``, ``o1``, ``o3``, ``o4``, or any model whose API answers
-                                   HTTP 400 naming ``max_completion_tokens``)
+                                   ``gpt-5``, ``o1``, ``o3``, ``o4``, or any model whose API refuses
+                                   ``max_tokens`` or ``temperature`` with an HTTP 400; asked again
+                                   its way at once)
 ``RSMMVP_CACHE``                   cache root (default ``~/.cache/rsmmvp``); verdicts are kept in
                                    ``<root>/judge/``
 =================================  ==========================================================
