@@ -14,17 +14,16 @@ import json
 import random
 import time
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import open_page
 from judgeserver import JudgeServer
 
-from conftest import open_page
+from rsmmvp_tasks import InputError, UsageError, mini_dataset_dir, read_details, score
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks import InputError, UsageError
-from rsmmvp_tasks import read_details
-from rsmmvp_tasks import score
 from rsmmvp_tasks.human.page import (
     DATA_PLACEHOLDER,
     EXPORT_FORMAT,
@@ -47,7 +46,6 @@ from rsmmvp_tasks.human.scoring import (
     score_annotators,
     unique_names,
 )
-from rsmmvp_tasks import mini_dataset_dir
 
 MINI = str(mini_dataset_dir() / "rsmmvp_mini.parquet")
 
@@ -111,7 +109,7 @@ def test_shuffled_order_never_puts_a_pair_together() -> None:
     orders = {seed: shuffled_order(pair_ids, seed) for seed in range(20)}
     for order in orders.values():
         assert sorted(order) == list(range(40))
-        assert all(pair_ids[a] != pair_ids[b] for a, b in zip(order, order[1:]))
+        assert all(pair_ids[a] != pair_ids[b] for a, b in pairwise(order))
     assert orders[3] == shuffled_order(pair_ids, 3)  # reproducible
     assert len({tuple(o) for o in orders.values()}) == 20  # and shuffled
     assert shuffled_order(["a", "b", "a", "b"], 0) in ([0, 1, 2, 3], [0, 3, 2, 1], [2, 1, 0, 3], [2, 3, 0, 1],
@@ -132,7 +130,7 @@ def test_page_holds_questions_and_images_but_no_answers(tmp_path: Path, mini: An
     index_of = key_items(files)
     assert {item["id"] for item in items} == set(index_of)
     pairs = [rows[index_of[item["id"]]]["pair_id"] for item in items]
-    assert all(a != b for a, b in zip(pairs, pairs[1:]))  # never both images of a pair in a row
+    assert all(a != b for a, b in pairwise(pairs))  # never both images of a pair in a row
     html = files.page.read_text()
     assert "http://" not in html and "https://" not in html  # nothing fetched
     without_images = json.dumps({**data, "items": [{k: v for k, v in i.items() if k != "src"} for i in items]})
@@ -267,7 +265,7 @@ def test_several_annotators_agreement_majority_and_the_leaderboard(tmp_path: Pat
 def test_kappas_and_majority() -> None:
     a, b = ["A", "A", "B", "B"], ["A", "B", "B", "B"]
     assert cohen_kappa(a, b) == pytest.approx(0.5)  # p_o = .75, p_e = (2*1 + 2*3)/16 = .5
-    assert fleiss_kappa(list(zip(a, b))) == pytest.approx((0.75 - 34 / 64) / (1 - 34 / 64))  # = Scott's pi for two
+    assert fleiss_kappa(list(zip(a, b, strict=True))) == pytest.approx((0.75 - 34 / 64) / (1 - 34 / 64))  # = Scott's pi for two
     assert cohen_kappa(["A", "A"], ["A", "A"]) is None  # undefined: no variation
     # Fleiss (1971)-style check against a hand computation: 3 raters, 4 items
     items = [["A", "A", "A"], ["A", "A", "B"], ["B", "B", "B"], ["A", "B", "cannot tell"]]
@@ -433,7 +431,7 @@ def test_answer_in_browser_export_and_score(browser: Any, tmp_path: Path, mini: 
 
     body = browser.find_element("css selector", "body")
     # the first 10 questions right with the number keys, then one "cannot tell", then the letter keys
-    for k in range(10):
+    for _ in range(10):
         row = current()
         assert browser.find_element("css selector", "#question").text == row["question"]
         body.send_keys("1" if row["answer"] == "A" else "2")
@@ -446,7 +444,7 @@ def test_answer_in_browser_export_and_score(browser: Any, tmp_path: Path, mini: 
     assert browser.find_element("css selector", "#progress").text == "11 / 18 answered"
     assert browser.find_element("css selector", "#annotator").get_attribute("value") == "Dee"
     body = browser.find_element("css selector", "body")
-    for k in range(7):
+    for _ in range(7):
         row = current()
         body.send_keys("b" if row["answer"] == "A" else "a")  # the last 7 wrong, by letter key
     assert browser.find_element("css selector", "#progress").text == "18 / 18 answered"

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from judgeserver import JudgeServer
 
-from rsmmvp_tasks import UsageError
-from rsmmvp_tasks import extract_choice
+from rsmmvp_tasks import UsageError, extract_choice
 from rsmmvp_tasks.evaluation.judge import (
     NO_CHOICE,
     PROMPT_VERSION,
@@ -347,7 +346,7 @@ def test_task_records_keep_both_readings_and_details_report_the_judge(
 
     _judge_env(monkeypatch, server, tmp_path)
     server.verdicts = [("bridge", "B")]
-    outs = [task.process_results(d, [r]) for d, r in zip(docs, replies)]
+    outs = [task.process_results(d, [r]) for d, r in zip(docs, replies, strict=True)]
     records = [o["question_accuracy"] for o in outs]
     assert [JudgeServer.judged_reply(r["body"]) for r in server.requests] == replies[1:3]
     assert [(r["pred_rules"], r["pred_judge"], r["pred"], r["judge_status"]) for r in records] == [

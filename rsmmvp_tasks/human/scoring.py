@@ -252,7 +252,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
     n = len(a)
     if n == 0 or n != len(b):
         return None
-    observed = sum(x == y for x, y in zip(a, b)) / n
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
     ca, cb = Counter(a), Counter(b)
     expected = sum(ca[c] * cb[c] for c in set(ca) | set(cb)) / (n * n)
     return None if math.isclose(expected, 1.0) else (observed - expected) / (1.0 - expected)
@@ -283,7 +283,7 @@ def agreement(annotators: Sequence[Annotator]) -> dict[str, Any]:
         pairwise.append({
             "annotators": [annotators[x].name, annotators[y].name],
             "questions": len(common),
-            "agreement": (sum(p == q for p, q in zip(a, b)) / len(common)) if common else None,
+            "agreement": (sum(p == q for p, q in zip(a, b, strict=True)) / len(common)) if common else None,
             "cohen_kappa": cohen_kappa(a, b),
         })
     return {
