@@ -114,6 +114,43 @@ def test_choose_takes_the_best_and_refuses_ties() -> None:
     assert choose([0.5, 0.2, 0.5]) == ""
 
 
+@pytest.mark.parametrize("scores", [[math.nan, 0.3], [0.3, math.nan], [math.nan, math.nan], [math.inf, 0.2],
+                                    [0.1, 0.5, -math.inf]])
+def test_choose_gives_no_choice_on_non_finite_scores(scores: list[float]) -> None:
+    assert choose(scores) == ""
+
+
+class _LogCapture:
+    """loguru warnings emitted while the context is open (lmms-eval and this package log through loguru)."""
+
+    def __enter__(self) -> list[str]:
+        from loguru import logger
+
+        self.messages: list[str] = []
+        self._id = logger.add(lambda m: self.messages.append(str(m)), level="WARNING", format="{message}")
+        return self.messages
+
+    def __exit__(self, *exc: object) -> None:
+        from loguru import logger
+
+        logger.remove(self._id)
+
+
+def test_an_encoder_yielding_nan_answers_no_choice_and_warns_with_the_count(tmp_path: Path,
+                                                                          docs: datasets.Dataset) -> None:
+    """A float16 overflow gives NaN embeddings: every such question is unreadable, never "A"."""
+    from tinyencoders import build_tiny_clip_text
+
+    scorer = load_scorer(str(build_tiny_clip_text(tmp_path / "clip")), device="cpu")
+    with torch.no_grad():
+        scorer.model.visual_projection.weight.fill_(math.nan)  # what an overflowed image tower hands on
+    with _LogCapture() as warnings:
+        replies = _answer(RsmmvpClip.from_scorer(scorer, batch_size=4), docs)
+    assert replies == [""] * len(docs)
+    assert _scores(docs, replies).question_accuracy == 0.0
+    assert any(f"{len(docs)} question(s) had NaN or infinite scores" in w for w in warnings), warnings
+
+
 def test_blind_encoder_answers_both_images_alike_and_scores_zero_pairs(docs: datasets.Dataset) -> None:
     replies = _answer(RsmmvpClip.from_scorer(BlindScorer(), batch_size=4), docs)
     assert len(replies) == len(docs) and all(r in ("A", "B") for r in replies)

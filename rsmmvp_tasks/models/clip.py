@@ -37,7 +37,9 @@ position and were trained on texts padded to the full length, so ``padding=auto`
 
 Ties are never broken in a model's favour: when the best two options score exactly the same (e.g.
 the statements became identical after truncation to the text tower's length), the reply is empty,
-which the task counts as unreadable and wrong. A warning counts the statements that were truncated.
+which the task counts as unreadable and wrong. Likewise a question with any NaN or infinite score
+(the encoder overflowed, typically in float16) gets no choice, never the first letter. Warnings count
+the ties, the non-finite questions and the statements that were truncated.
 
 ``model_args``: ``pretrained`` (hub id or local folder; required), ``template``, ``device``
 (``cuda``/``cuda:N``/``cpu``; default cuda when available), ``dtype`` (``auto``: bf16/fp16 on CUDA,
@@ -49,6 +51,7 @@ lmms-eval splits the questions between processes; the scores do not depend on th
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from contextlib import contextmanager
@@ -111,7 +114,10 @@ def statement(question: str, option: str, template: str) -> str:
 
 
 def choose(scores: Sequence[float]) -> str:
-    """The letter of the highest score; ``""`` (read as no choice) when the best two are tied."""
+    """The letter of the highest score; ``""`` (read as no choice) when the best two are tied or when
+    any score is not finite (NaN or infinite: a numeric overflow, e.g. in float16, says nothing)."""
+    if not all(math.isfinite(s) for s in scores):
+        return ""
     ranked = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
     if not ranked or (len(ranked) > 1 and scores[ranked[0]] == scores[ranked[1]]):
         return ""
@@ -271,9 +277,9 @@ class RsmmvpClip(lmms):
         return getattr(self.scorer, "device", torch.device("cpu"))
 
     def generate_until(self, requests: list[Any]) -> list[str]:
-        """One letter (or ``""`` on a tie) per request, in request order."""
+        """One letter (or ``""`` on a tie or a non-finite score) per request, in request order."""
         replies: list[str] = []
-        ties = truncated = 0
+        ties = truncated = nonfinite = 0
         bar = tqdm(total=len(requests), disable=self.rank != 0, desc="rsmmvp_clip")
         for start in range(0, len(requests), self.batch_size):
             chunk = requests[start:start + self.batch_size]
@@ -296,13 +302,19 @@ class RsmmvpClip(lmms):
                 sims = (text_emb[offset:offset + n] @ image_emb[i]).tolist()
                 offset += n
                 reply = choose(sims)
-                ties += reply == ""
+                finite = all(math.isfinite(x) for x in sims)
+                nonfinite += not finite
+                ties += finite and reply == ""
                 replies.append(reply)
             bar.update(len(chunk))
         bar.close()
         if truncated:
             _log.warning(f"rsmmvp_clip: {truncated} statement(s) were longer than the text tower's "
                          f"{getattr(self.scorer, 'max_length', '?')} tokens and were truncated; use a shorter template")
+        if nonfinite:
+            _log.warning(f"rsmmvp_clip: {nonfinite} question(s) had NaN or infinite scores (a numeric overflow of the "
+                         f"encoder in {str(getattr(self.scorer, 'dtype', '?')).replace('torch.', '')}; try "
+                         "dtype=float32) and were answered with no choice (counted as unreadable and wrong)")
         if ties:
             _log.warning(f"rsmmvp_clip: {ties} question(s) had tied best options and were answered with no choice "
                          "(counted as unreadable and wrong)")
