@@ -2,9 +2,10 @@
 
     python scripts/compare_parsers.py [--corpus FILE.jsonl ...]
 
-By default both corpora are read: ``tests/data/answer_corpus.jsonl`` (written alongside the rules)
-and ``tests/data/answer_corpus_unseen.jsonl`` (written before running the reader on it, plus
-replies of the tiny random models the tests use). Prints, per corpus and category and overall, how
+By default the three corpora are read: ``tests/data/answer_corpus.jsonl`` (written alongside the rules),
+``tests/data/answer_corpus_unseen.jsonl`` (written before running the reader on it, plus replies of
+the tiny random models the tests use) and ``tests/data/answer_corpus_heldout.jsonl`` (issue 16: written
+and committed before the reader was changed). Prints, per corpus and category and overall, how
 many replies each parser reads as a careful human does, how many *wrong letters* each returns (a
 letter where the human reads another letter or none: worse than no reading), how many replies each
 leaves unread where the human reads a letter, and the ratio ours / baseline.
@@ -20,7 +21,7 @@ from pathlib import Path
 from rsmmvp_tasks.evaluation.answers import extract_choice
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-DEFAULT_CORPORA = [DATA / "answer_corpus.jsonl", DATA / "answer_corpus_unseen.jsonl"]
+DEFAULT_CORPORA = [DATA / "answer_corpus.jsonl", DATA / "answer_corpus_unseen.jsonl", DATA / "answer_corpus_heldout.jsonl"]
 
 
 def main() -> None:
