@@ -12,10 +12,16 @@ import pytest
 from PIL import Image
 from rsfixtures import LANDSAT_CROP, uint16_scene
 
-from rsmmvp_tasks.cli import main
 from rsmmvp_tasks import UsageError
+from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.imagery.read import ReadSettings, read_array, to_uint8
-from rsmmvp_tasks.imagery.tile import SceneError, TileSpec, read_tile_table, tile_scenes, tile_windows
+from rsmmvp_tasks.imagery.tile import (
+    SceneError,
+    TileSpec,
+    read_tile_table,
+    tile_scenes,
+    tile_windows,
+)
 
 RGB = ReadSettings.from_options("3,2,1")
 
@@ -194,7 +200,7 @@ def test_two_scenes_with_one_file_name_into_one_folder_keep_their_own_tiles(tmp_
     meta = json.loads((out / "tiles.json").read_text())
     for row in table.itertuples():
         with rasterio.open(row.scene) as ds:
-            left, bottom, right, top = rasterio.windows.bounds(Window(row.col_off, row.row_off, 64, 64), ds.transform)
+            left, _b, _r, top = rasterio.windows.bounds(Window(row.col_off, row.row_off, 64, 64), ds.transform)
             assert (row.left, row.top) == (left, top)
             limits = [tuple(x) for x in meta["scenes"][row.scene]["limits"]]
         data = read_array(row.scene, RGB, window=Window(row.col_off, row.row_off, 64, 64))
@@ -282,3 +288,32 @@ def test_no_tile_exits_1_and_the_band_refusal_is_said_once_by_name(tmp_path: Pat
     code = main(["tile", str(scene), str(two), "--out", str(tmp_path / "both"), "--no-progress"])
     said = capsys.readouterr().err + caplog.text
     assert code == 2 and said.count("4 bands") == 2  # one warning per scene, a summary that does not repeat them
+
+
+def test_table_csv_and_window_bounds_match_the_shared_writers(tmp_path: Path) -> None:
+    """The fast CSV writer is byte for byte fileio.write_csv_safe (formula cells neutralised); the
+    vectorised bounds are rasterio's for north-up and south-up transforms, and the box of the four
+    corners for a rotated one (rasterio's two-corner bounds would cut the footprint)."""
+    from affine import Affine
+    from rasterio.windows import Window, bounds
+
+    from rsmmvp_tasks.fileio import write_csv_safe
+    from rsmmvp_tasks.imagery.tile import _window_bounds, _write_csv
+
+    frame = pd.DataFrame({"tile": ["=HYPERLINK(\"x\").png", "b.png", "-0.5"], "n": [1, 2, 3],
+                          "x": [0.1, float("nan"), 1e20], "crs": [None, "EPSG:4326", "+proj=utm"]})
+    write_csv_safe(tmp_path / "a.csv", frame)
+    _write_csv(tmp_path / "b.csv", frame)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    windows = [(0, 0, 32, 32), (64, 32, 32, 16), (5, 7, 3, 9)]
+    for transform in (Affine(30, 0, 5e5, 0, -30, 7.2e6), Affine(30, 0, 5e5, 0, 30, 7.2e6),
+                      Affine(20, 5, 1e3, -4, -25, 2e3)):
+        got = _window_bounds(transform, windows)
+        for k, (c, r, w, h) in enumerate(windows):
+            if transform.b == 0 and transform.d == 0:
+                left, b1, right, b2 = bounds(Window(c, r, w, h), transform)
+            else:
+                xs, ys = zip(*(transform * corner for corner in ((c, r), (c + w, r), (c, r + h), (c + w, r + h))))
+                left, b1, right, b2 = min(xs), min(ys), max(xs), max(ys)
+            want = (min(left, right), min(b1, b2), max(left, right), max(b1, b2))
+            assert tuple(got[k]) == pytest.approx(want, abs=1e-6)

@@ -70,13 +70,16 @@ from rsmmvp_tasks.errors import InputError
 __all__ = [
     "DEFAULT_PERCENTILES",
     "PIL_SUFFIXES",
+    "TRUE_COLOUR_NAMES",
     "ImageryError",
     "RasterData",
+    "RasterPlan",
     "ReadResult",
     "ReadSettings",
     "Stretch",
     "compute_limits",
     "parse_bands",
+    "plan_dataset",
     "read_array",
     "read_dataset",
     "read_image",
@@ -85,9 +88,6 @@ __all__ = [
     "stretch_to_uint8",
     "suggest_bands",
     "to_uint8",
-    "RasterPlan",
-    "TRUE_COLOUR_NAMES",
-    "plan_dataset",
 ]
 
 log = logging.getLogger(__name__)
@@ -360,10 +360,8 @@ def _pick_bands(wanted: tuple[int | str, ...] | None, count: int, names: Sequenc
 def _read_rasterio(source: Any, settings: ReadSettings, window: Any, out_shape: tuple[int, int] | None,
                    max_side: int | None = None) -> RasterData:
     rasterio = _import_rasterio(source)
-    from rasterio.errors import RasterioError
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
     from rasterio.io import MemoryFile
-
-    from rasterio.errors import NotGeoreferencedWarning
 
     where = _name(source)
     memfile = MemoryFile(bytes(source)) if isinstance(source, (bytes, bytearray)) else None
@@ -438,9 +436,7 @@ def read_window(ds: Any, plan: RasterPlan, window: Any = None,
         kwargs["out_shape"] = (len(plan.bands), *out_shape)
     array = ds.read(list(plan.bands), **kwargs)
     if plan.mask == "value":
-        valid = ~_equal(array[0], plan.nodata)  # type: ignore[arg-type]
-        for band in array[1:]:
-            valid &= ~_equal(band, plan.nodata)  # type: ignore[arg-type]
+        valid = ~_equal(array, plan.nodata).any(axis=0)  # type: ignore[arg-type]
     elif plan.mask == "all":
         valid = np.ones(array.shape[1:], bool)
     else:
@@ -623,26 +619,23 @@ def stretch_to_uint8(array: Any, valid: Any, limits: Sequence[tuple[float, float
     A band with ``high <= low`` is drawn black."""
     import numpy as np
 
-    out = np.zeros((len(array), *array.shape[1:]), np.uint8)
-    for k, band in enumerate(array):
-        if limits is None:
-            plane = band.astype(np.uint8, copy=False) if band.dtype != bool else band.astype(np.uint8) * 255
-        else:
-            lo, hi = limits[k]
-            if hi > lo:
-                scaled = band.astype(np.float32)
-                scaled -= np.float32(lo)
-                scaled *= np.float32(255.0 / (hi - lo))
-                if band.dtype.kind == "f":
-                    np.nan_to_num(scaled, copy=False, nan=0.0)
-                np.clip(scaled, 0, 255, out=scaled)
-                plane = np.rint(scaled, out=scaled).astype(np.uint8)
-            else:
-                plane = np.zeros(band.shape, np.uint8)
-        np.copyto(out[k], plane, where=valid)
+    if limits is None:
+        out = array.astype(np.uint8) * np.uint8(255) if array.dtype == bool else array.astype(np.uint8, copy=True)
+    else:
+        lo = np.array([float(x[0]) for x in limits], np.float32)
+        span = np.array([float(x[1]) - float(x[0]) for x in limits], np.float64)
+        gain = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)
+        scaled = array.astype(np.float32)
+        scaled -= lo[:, None, None]
+        scaled *= gain[:, None, None]
+        if array.dtype.kind == "f":
+            np.nan_to_num(scaled, copy=False, nan=0.0)
+        np.clip(scaled, 0, 255, out=scaled)
+        out = np.rint(scaled, out=scaled).astype(np.uint8)
+    out *= valid  # invalid pixels black
     if out.shape[0] == 1:
         out = np.repeat(out, 3, axis=0)
-    return np.ascontiguousarray(np.moveaxis(out, 0, -1))
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
 def to_uint8(data: RasterData, limits: Sequence[tuple[float, float]] | None) -> Any:

@@ -78,9 +78,17 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import EXIT_VIOLATIONS, InputError, RsmmvpError, UsageError
-from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, write_csv_safe
-from rsmmvp_tasks.imagery.read import (ImageryError, RasterData, ReadSettings, compute_limits, plan_dataset,
-                                       read_dataset, read_window, sorted_bounds, stretch_to_uint8)
+from rsmmvp_tasks.fileio import FORMULA_PREFIXES, atomic_write_bytes, atomic_write_text, csv_safe_cell
+from rsmmvp_tasks.imagery.read import (
+    ImageryError,
+    RasterData,
+    ReadSettings,
+    compute_limits,
+    plan_dataset,
+    read_dataset,
+    read_window,
+    stretch_to_uint8,
+)
 from rsmmvp_tasks.mining.lock import CacheLockedError, cache_lock, lock_holder
 
 __all__ = [
@@ -293,14 +301,53 @@ def _stamp(path: Path) -> list[int]:
     return [int(st.st_size), int(st.st_mtime_ns)]
 
 
-def _save_png(path: Path, rgb: Any) -> None:
+def _save_png(path: str | Path, rgb: Any) -> None:
     """Write ``rgb`` as PNG under a temporary name and rename it (atomic, not fsync-ed: the table part
     written after it is the durable record)."""
     from PIL import Image
 
-    tmp = path.with_name(f".{path.name}.tmp")
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.tmp")
     Image.fromarray(rgb).save(tmp, format="PNG")
     os.replace(tmp, path)
+
+
+def _write_csv(path: Path, frame: Any) -> None:
+    """``frame`` as CSV, byte for byte what :func:`rsmmvp_tasks.fileio.write_csv_safe` writes (text
+    cells through :func:`~rsmmvp_tasks.fileio.csv_safe_cell`, missing values empty, atomic), with
+    pandas' C writer: the tile table has millions of rows, and cells of known types."""
+    import pandas as pd
+
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        values = values.astype(object)
+        text = values.map(lambda v: isinstance(v, str))
+        risky = text & values.where(text, "").astype(str).str.startswith(FORMULA_PREFIXES)
+        if risky.any():  # only cells that start like a formula go through the shared rule
+            values = values.copy()
+            values[risky] = values[risky].map(csv_safe_cell)
+        safe[column] = values
+    text = safe.to_csv(index=False, lineterminator="\n", na_rep="")
+    atomic_write_text(path, text)
+
+
+def _window_bounds(transform: Any, windows: Sequence[tuple[int, int, int, int]]) -> Any:
+    """``(n, 4)`` float array: each window's ``(left, bottom, right, top)`` under ``transform``: the box
+    of its four corners, so sorted whichever way the axes run; for a north-up or south-up raster the
+    values of ``rasterio.windows.bounds``, for a rotated one the box that holds the whole window."""
+    import numpy as np
+
+    if not windows:
+        return np.zeros((0, 4))
+    w = np.asarray(windows, dtype=np.float64)
+    cols = np.stack([w[:, 0], w[:, 0] + w[:, 2], w[:, 0], w[:, 0] + w[:, 2]], axis=1)
+    rows = np.stack([w[:, 1], w[:, 1], w[:, 1] + w[:, 3], w[:, 1] + w[:, 3]], axis=1)
+    a, b, c, d, e, f = (float(v) for v in tuple(transform)[:6])
+    xs, ys = a * cols + b * rows + c, d * cols + e * rows + f
+    return np.stack([xs.min(axis=1), ys.min(axis=1), xs.max(axis=1), ys.max(axis=1)], axis=1)
 
 
 class _Table:
@@ -350,13 +397,14 @@ class _Table:
 
     def flush(self) -> None:
         """Append the pending rows as one part file (after their PNGs were written; fsync-ed)."""
-        import pandas as pd
-
         if not self.pending:
             return
-        frame = pd.DataFrame(self.pending, columns=list(TILE_COLUMNS))
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({c: [r[c] for r in self.pending] for c in TILE_COLUMNS})
         buf = io.BytesIO()
-        frame.to_parquet(buf, index=False)
+        pq.write_table(table, buf)
         self.parts.mkdir(exist_ok=True)
         atomic_write_bytes(self.parts / f"part-{self.next_part:08d}.parquet", buf.getvalue())
         self.next_part += 1
@@ -379,7 +427,7 @@ class _Table:
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)
         atomic_write_bytes(self.parquet, buf.getvalue())
-        write_csv_safe(self.out / f"{TABLE_NAME}.csv", frame)
+        _write_csv(self.out / f"{TABLE_NAME}.csv", frame)
         for part in parts:
             part.unlink()
         try:
@@ -389,7 +437,11 @@ class _Table:
 
 
 def _scene_limits(ds: Any, spec: TileSpec, where: str) -> tuple[list[tuple[float, float]] | None, tuple[int, ...]]:
-    """The scene's stretch limits from a decimated read, and the bands they are for."""
+    """The scene's stretch limits from a decimated read, and the bands they are for (a fixed
+    ``range:`` stretch needs no pixels: its limits are the range)."""
+    if spec.read.stretch.mode == "range":
+        bands = plan_dataset(ds, spec.read, where).bands
+        return [(float(spec.read.stretch.low), float(spec.read.stretch.high))] * len(bands), bands  # type: ignore[arg-type]
     scale = max(1.0, (ds.width * ds.height / spec.stats_pixels) ** 0.5)
     shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
     data = read_dataset(ds, spec.read, out_shape=shape if scale > 1 else None, where=where)
@@ -411,7 +463,6 @@ def _tile_scene(scene: Path, name: str, spec: TileSpec, table: _Table, report: T
     errors propagate to the caller (a damaged scene). ``announce``: log a scene that gives no tile."""
     import rasterio
     from rasterio.windows import Window
-    from rasterio.windows import bounds as window_bounds
 
     key = str(scene)
     stamp = _stamp(scene)
@@ -438,7 +489,7 @@ def _tile_scene(scene: Path, name: str, spec: TileSpec, table: _Table, report: T
         table.meta["scenes"][key] = state
         table.save_meta()
         georef = ds.crs is not None
-        all_bounds = [sorted_bounds(window_bounds(Window(*w), ds.transform)) for w in windows]
+        all_bounds = _window_bounds(ds.transform, windows).tolist()
         lons, lats = _centres(ds.crs, [(b[0] + b[2]) / 2 for b in all_bounds], [(b[1] + b[3]) / 2 for b in all_bounds])
         stretch_text = spec.read.stretch.describe()
         limits_json = json.dumps(state["limits"])
@@ -447,6 +498,7 @@ def _tile_scene(scene: Path, name: str, spec: TileSpec, table: _Table, report: T
         plan = plan_dataset(ds, settings, key)
         folder = table.out / name
         folder.mkdir(parents=True, exist_ok=True)
+        out_text = str(table.out)
         for k, (col, row, w, h) in enumerate(windows):
             bar.update(1)
             if (key, col, row) in table.done:
@@ -462,7 +514,7 @@ def _tile_scene(scene: Path, name: str, spec: TileSpec, table: _Table, report: T
                 compute_limits(RasterData(array, valid, str(array.dtype), plan.bands, plan.names, key, "rasterio"),
                                settings.stretch)
             rel = f"{name}/{name}_r{row:05d}_c{col:05d}.png"
-            _save_png(table.out / rel, stretch_to_uint8(array, valid, limits))
+            _save_png(os.path.join(out_text, rel), stretch_to_uint8(array, valid, limits))
             left, bottom, right, top = all_bounds[k]
             table.add({
                 "tile": rel, "scene": key, "scene_name": name, "col_off": col, "row_off": row, "width": w, "height": h,
