@@ -129,6 +129,9 @@ def test_run_identity_labels_and_judge() -> None:
     assert judge_identity(failed) == "off" and judge_identity({}) == "off"
     answered = {"judge": {**failed["judge"], "answered": 2, "failed": 1}, "judge_prompt_version": "1"}
     assert judge_identity(answered) == "gpt-x (prompt 1)"
+    # the summary's own verdict when it has one
+    assert judge_identity({"judge": {**answered["judge"], "active": False}}) == "off"
+    assert judge_identity({"judge": {**failed["judge"], "active": True, "prompt_version": "2"}}) == "gpt-x (prompt 2)"
 
 
 # ---- hand-made boards (no lmms-eval) --------------------------------------------------------
@@ -764,7 +767,8 @@ def test_submit_opens_a_pull_request_on_a_local_hub_and_collect_reads_it_back(
         assert proc.returncode == 0, proc.stderr[-3000:]
         outputs += [proc.stdout, proc.stderr]
         rows = Board.load(board).rows
-        assert [r["label"] for r in rows] == ["rule_vlm", "dummy (response=A)"]
+        assert [r["label"] for r in rows] == ["rule_vlm", "dummy"]  # short labels: nothing to tell apart
+        assert rows[1]["model_args"] == "response=A" and "dummy (response=A)" in rows[1]["identity"]["full_label"]
         assert rows[0]["source"] == f"hf:org/rsmmvp-board/rule_vlm/{results.name}"
         assert rows[0]["pair_outcomes"] is not None
 

@@ -203,13 +203,16 @@ def judge_identity(details: Mapping[str, Any]) -> str:
     judge = details.get("judge")
     if not isinstance(judge, Mapping):
         return "off"
-    replied = sum(int(judge.get(k) or 0) for k in ("answered", "none", "unreadable")
-                  if isinstance(judge.get(k), (int, float)) and not isinstance(judge.get(k), bool))
-    if not replied:
+    active = judge.get("active")
+    if not isinstance(active, bool):  # runs written before the summary said so: count the verdicts
+        active = any(_count(judge.get(k)) and judge.get(k) > 0 for k in ("answered", "none", "unreadable"))
+    if not active:
         return "off"
-    model = judge.get("model")
-    name = ", ".join(map(str, model)) if isinstance(model, list) else str(model or "unknown")
-    prompt = judge.get("prompt_version") or details.get("judge_prompt_version") or "unrecorded"
+
+    def text(value: Any) -> str:
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    name = text(judge.get("model") or "unknown")
+    prompt = text(judge.get("prompt_version") or details.get("judge_prompt_version") or "unrecorded")
     return f"{name} (prompt {prompt})"
 
 
@@ -549,32 +552,52 @@ def _same(a: Any, b: Any) -> bool:
     return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= 1e-9
 
 
+def _tally(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts and accuracies of :func:`~rsmmvp_tasks.evaluation.scoring.score` without its intervals (what
+    a samples file must give back of its results' details; intervals are resampled, the rest is exact)."""
+    from rsmmvp_tasks.evaluation.scoring import QuestionResult, pair_stats
+
+    questions = {q.index: q for q in map(QuestionResult.from_mapping, records)}
+    stats = pair_stats(list(questions.values()))
+    complete = [x for x in stats if x.complete]
+    per_pattern: dict[str, list[int]] = {}
+    for x in complete:
+        entry = per_pattern.setdefault(x.pattern, [0, 0])
+        entry[0] += 1
+        entry[1] += x.all_correct
+    n = len(questions)
+    return {
+        "n_questions": n,
+        "question_accuracy": sum(q.correct for q in questions.values()) / n if n else None,
+        "n_pairs": len(complete),
+        "pair_accuracy": sum(x.all_correct for x in complete) / len(complete) if complete else None,
+        "incomplete_pairs": sorted(str(x.pair_id) for x in stats if not x.complete),
+        "per_pattern": {k: (v[0], v[1] / v[0]) for k, v in per_pattern.items()},
+    }
+
+
 def _check_samples_match(run: Run, samples_path: Path, records: list[dict[str, Any]]) -> str | None:
     """Why the samples cannot belong to the run (``None`` when they match): every count and accuracy of
     the results' details -- headline and per pattern -- must come back from the samples' records."""
-    from rsmmvp_tasks.evaluation.scoring import score
-
     if not records:
         return "it is empty"
-    s = score(records, warn_incomplete=False)
+    t = _tally(records)
     expected = run.details
-    if s.n_questions != expected.get("n_questions"):
-        return f"it holds {s.n_questions} questions, the results {expected.get('n_questions')}"
-    pair_accuracy = None if math.isnan(s.pair_accuracy) else s.pair_accuracy
-    if s.n_pairs != expected.get("n_pairs") or not _same(pair_accuracy, expected["pair_accuracy"]["value"]):
-        return (f"its pair accuracy is {s.pair_accuracy:.4f} over {s.n_pairs} pairs, the results say "
+    if t["n_questions"] != expected.get("n_questions"):
+        return f"it holds {t['n_questions']} questions, the results {expected.get('n_questions')}"
+    if t["n_pairs"] != expected.get("n_pairs") or not _same(t["pair_accuracy"], expected["pair_accuracy"]["value"]):
+        return (f"its pair accuracy is {t['pair_accuracy']} over {t['n_pairs']} pairs, the results say "
                 f"{expected['pair_accuracy']['value']} over {expected.get('n_pairs')}")
-    question_accuracy = None if math.isnan(s.question_accuracy) else s.question_accuracy
-    if not _same(question_accuracy, (expected.get("question_accuracy") or {}).get("value")):
-        return f"its question accuracy is {s.question_accuracy:.4f}, the results say another"
-    if sorted(map(str, s.incomplete_pairs)) != sorted(map(str, expected.get("incomplete_pairs") or [])):
+    if not _same(t["question_accuracy"], (expected.get("question_accuracy") or {}).get("value")):
+        return f"its question accuracy is {t['question_accuracy']}, the results say another"
+    if t["incomplete_pairs"] != sorted(map(str, expected.get("incomplete_pairs") or [])):
         return "its incomplete pairs differ from the results'"
     per_pattern = expected.get("per_pattern") or {}
-    for pattern, (n, acc) in s.per_pattern.items():
+    for pattern, (n, acc) in t["per_pattern"].items():
         entry = per_pattern.get(pattern) or {}
-        if entry.get("pairs") != n or not _same(None if math.isnan(acc) else acc, entry.get("pair_accuracy")):
+        if entry.get("pairs") != n or not _same(acc, entry.get("pair_accuracy")):
             return f"its pair accuracy on pattern {pattern!r} differs from the results'"
-    if set(per_pattern) - set(s.per_pattern):
+    if set(per_pattern) - set(t["per_pattern"]):
         return "it lacks patterns the results have"
     return None
 
