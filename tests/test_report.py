@@ -7,7 +7,9 @@ taken from the dataset and the model's rule, not read from the runs.
 
 from __future__ import annotations
 
+import base64
 import csv
+import html as htmlmod
 import io
 import json
 import re
@@ -15,13 +17,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import base64
-import html as htmlmod
-
 import datasets
 import pytest
 from conftest import run_lmms_eval
-from lmms_runs import copy_run, details_of, expected_pairs, make_runs, mini_rows, results_file
+from lmms_runs import (
+    copy_run,
+    details_of,
+    expected_pairs,
+    make_runs,
+    mini_rows,
+    results_file,
+)
 from PIL import Image, ImageStat
 
 from rsmmvp_tasks import PATTERNS

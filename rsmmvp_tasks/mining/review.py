@@ -59,7 +59,9 @@ from rsmmvp_tasks.mining.pairs import (
 )
 from rsmmvp_tasks.pages import render_page
 from rsmmvp_tasks.schema import PATTERNS
-from rsmmvp_tasks.thumbnails import thumbnail_data_uri  # re-exported: its home moved to a neutral module
+from rsmmvp_tasks.thumbnails import (
+    thumbnail_data_uri,  # re-exported: its home moved to a neutral module
+)
 
 __all__ = ["DATA_PLACEHOLDER", "TEMPLATE_NAME", "page_data", "thumbnail_data_uri", "write_review_page"]
 

@@ -18,7 +18,7 @@ import io
 import math
 from collections.abc import Sequence
 
-__all__ = ["CHANCE", "HUMAN", "HUMAN_AUTO", "HUMAN_TASKS", "human_reference", "pattern_bars", "heat_map"]
+__all__ = ["CHANCE", "HUMAN", "HUMAN_AUTO", "HUMAN_TASKS", "heat_map", "human_reference", "pattern_bars"]
 
 #: pair accuracy of a random guesser on two-option pairs (0.5 x 0.5), in percent
 CHANCE = 25.0

@@ -36,15 +36,40 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from rsmmvp_tasks.schema import option_letters
 from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, write_csv_safe
-from rsmmvp_tasks.sharing.formatting import interval, md_escape, ordered_patterns, pattern_title, pct
-from rsmmvp_tasks.sharing.pairview import DatasetSource, PairView, locate_dataset, wrong_pair_views
-from rsmmvp_tasks.sharing.plots import CHANCE, HUMAN_AUTO, human_reference, pattern_bars
+from rsmmvp_tasks.schema import option_letters
+from rsmmvp_tasks.sharing.formatting import (
+    interval,
+    md_escape,
+    ordered_patterns,
+    pattern_title,
+    pct,
+)
+from rsmmvp_tasks.sharing.pairview import (
+    DatasetSource,
+    PairView,
+    locate_dataset,
+    wrong_pair_views,
+)
+from rsmmvp_tasks.sharing.plots import (
+    CHANCE,
+    HUMAN,
+    HUMAN_AUTO,
+    human_reference,
+    pattern_bars,
+)
 from rsmmvp_tasks.sharing.runs import Run
 
-__all__ = ["MD_TEMPLATE", "HTML_TEMPLATE", "ReportFiles", "pattern_rows", "render_html", "render_markdown", "report_context",
-           "write_report"]
+__all__ = [
+    "HTML_TEMPLATE",
+    "MD_TEMPLATE",
+    "ReportFiles",
+    "pattern_rows",
+    "render_html",
+    "render_markdown",
+    "report_context",
+    "write_report",
+]
 
 MD_TEMPLATE = "report.md.j2"
 HTML_TEMPLATE = "report.html.j2"
@@ -134,7 +159,7 @@ def _meta_rows(run: Run, dataset: DatasetSource | None) -> list[tuple[str, str]]
 
 
 def _references(human: float | None) -> str:
-    refs = [f"human {human:g}% (RSMMVP paper)"] if human is not None else []
+    refs = [] if human is None else [f"human {human:g}% ({'RSMMVP paper' if human == HUMAN else '--human'})"]
     return ", ".join(refs + [f"chance {CHANCE:g}% (two two-option questions)"])
 
 
