@@ -314,6 +314,8 @@ LETTER_BESIDE_OTHER_TEXT = [
     ("The answer is A: the road runs from east to west.", DIR), ("A (the roofs are grey)", COL),
     ("Answer: B (yes)", YN), ("A, there are four tanks.", CNT),
     ("B, since the ship is docked at the pier.", SHIP), ("Answer: B\nReason: the roofs are red.", COL),
+    ("Answer: north to south (B)", DIR), ("B is the answer, since the road runs from north to south", DIR),
+    ("A. Two tanks are not visible; four are.", CNT),
 ]
 
 
@@ -353,6 +355,7 @@ VERDICT_LISTS = [
     ("- (A) North-south: no\n- (B) East-west: yes", DIR, "B"), ("Two ❌ Four ✅", CNT, "B"),
     ("A: incorrect\nB: incorrect", YN, None), ("A: correct\nB: correct", DIR, None),
     ("A: ✗\nB: ✗\nC: ✓", ["One", "Two", "Three"], "C"),
+    ("North-south: ✗, East-west: ✓", DIR, "B"), ("East-west: incorrect. North-south: correct.", DIR, "A"),
 ]
 
 

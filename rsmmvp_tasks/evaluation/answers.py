@@ -21,7 +21,9 @@ and its paraphrases below). Each piece is *asserted*, *negated* or *not a choice
   ``eliminate``, ``exclude``, ``reject``, ``discard``) and their equivalents in other languages; or
   (b) a *verdict against* it follows it before the next choice: a negative adjective (``wrong``,
   ``incorrect``, ``false``, ``impossible``, ``unlikely``...), a negated predicate (``is not``, ``can't be``,
-  ``is out``, ``ruled out``...) or a bare ``no`` (``A: no``); or (c) a negative adjective stands before it
+  ``is out``, ``ruled out``...) or a bare ``no`` (``A: no``) -- after ``A.`` (a new sentence) or after
+  the option's own words with no list mark (``:``, ``-``, ``=``), only a verdict at once counts (``A.
+  Incorrect``, ``Two ✗``; not ``A. Two tanks are not visible``); or (c) a negative adjective stands before it
   with no other choice in between (``✗ A``, ``wrong: A``). A verdict between two choices is the
   earlier one's (``(A) ✗ (B) ✓``, ``A: False / B: True``). Check marks are verdicts: ``✗ ❌`` read as
   ``wrong``, ``✓ ✅`` as ``right``. Yes/No options are verdicts themselves and take none after them.
@@ -48,7 +50,8 @@ corrects (rule 2). The reply is read in this order:
 4. Explicit answer markers (``answer is``, ``Answer:``, ``\\boxed{}``, ``therefore``/``so``, ``I choose``,
    ``答案是``, ``respuesta``...): the *last* one wins over what precedes it (reasoning first, answer
    last). What follows a marker within its clause is read as a letter or an option's text; ``not``
-   right after it, or two alternatives (``A or B``), leave it undecided (``None``).
+   right after it, or two alternatives (``A or B``), leave it undecided (``None``); a comma right after
+   it (``B is the answer, since ...``) leaves nothing to read after it.
 5. Asserted letters, then ordinals, then option texts: exactly one distinct asserted option decides.
 
 Then the conflict checks: after a leading letter or an answer marker, any later asserted letter
@@ -132,6 +135,7 @@ _AFTER_LETTER = re.compile(r"\s*[:：]?\s*(?:option|choice|选项)?\s*[\(\[\{]?\
 _ARTICLE_AFTER = re.compile(r"\s+[a-z]")
 _OPEN_PAREN = re.compile(r"\s*[\(\[]")
 _ALTERNATIVE = re.compile(r"\s*(?:or|and|/|&|,|或|和|还是)\s*(?:option\s+)?[\(\[]?[A-Za-z][\)\]]?(?![A-Za-z])", re.I)
+_AFTER_COMMA = re.compile(r"\s*,")
 _AFTER_NEGATED = re.compile(r"\s*[:：]?\s*(?:not|n't|neither)\b", re.I)
 _CLAUSE_END = re.compile(r"[.;!?\n。；！？]")
 _ECHO_GAP = re.compile(r"(?:[\W_]|option|choice)*", re.I)  # between the entries of an echoed option list
@@ -173,6 +177,10 @@ _AGAINST = re.compile(
 _TRAILING_NEGATION = re.compile(r"(?:\b(?:not|no|never|nor|neither|cannot)|n['’]t)[\W_]*$", re.I)
 _VERDICT_MAX = 60
 _ASKED = re.compile(r"[\s\)\]]*\?")  # a letter asked about ("Option B? No.") is not asserted  # characters after a choice searched for a verdict on it
+_TEXT_VERDICT = re.compile(r" , (?:wrong|incorrect|false|untrue|no) ")  # after a normalised option text
+_LIST_MARK = re.compile(r"[:=\-–—]")
+#: a verdict right at the start: "Incorrect", "wrong", "is clearly wrong", "is not"
+_DIRECT_AGAINST = re.compile(r"(?:(?:is|was|seems|looks|appears)\s+(?:[\w'’]+\s+){0,2}?)?" + _AGAINST.pattern, re.I)
 _VERDICT_LEAD = re.compile(r"[\s\)\]:=\-–—]*(?:\.(?=\s))?\s*")  # "A: false", "A - wrong", "A. Incorrect"
 _NEXT_CHOICE = re.compile(r"[\(\[][A-Za-z][\)\]]|(?<![A-Za-z])[A-Z](?![A-Za-z'’])")  # where the next letter's clause starts
 
@@ -339,7 +347,18 @@ def _judged_against(text: str, end: int, own: str | None = None) -> bool:
         body = re.compile(r"[\W_]*".join(map(re.escape, words)) + _NA, re.I) if words else None
         m = body.match(text, start) if body is not None else None
         if m:
-            start = _VERDICT_LEAD.match(text, m.end()).end()  # type: ignore[union-attr]
+            after = _VERDICT_LEAD.match(text, m.end())
+            start = after.end() if after else m.end()
+            if not _LIST_MARK.search(text, m.end(), start):  # "A. Two tanks are ...": a sentence, not a verdict
+                return bool(_DIRECT_AGAINST.match(text, start))  # unless one follows at once: "Two ✗"
+            return _judged_scope(text, start)
+    if "." in text[end:start]:  # "A. ...": a new sentence; only a verdict opening it is one ("A. Incorrect")
+        return bool(_DIRECT_AGAINST.match(text, start))
+    return _judged_scope(text, start)
+
+
+def _judged_scope(text: str, start: int) -> bool:
+    """Whether a verdict against stands in the clause from ``start`` to the clause end or the next letter."""
     scope = text[start : start + _VERDICT_MAX]
     cut = _NEG_SCOPE_END.search(scope)
     scope = scope[: cut.start()] if cut else scope
@@ -415,6 +434,8 @@ def _text_negated(hay: str, start: int, end: int, before: int, after: int, is_ve
     if is_verdict:
         return False
     scope = hay[end : min(after, end + _VERDICT_MAX)]
+    if _TEXT_VERDICT.match(scope):  # "north-south: wrong", "Two — false"
+        return True
     cut = _NEG_SCOPE_END.search(scope)
     return bool(_AGAINST.search(scope[: cut.start()] if cut else scope))
 
@@ -507,6 +528,8 @@ def _read_after_marker(text: str, pos: int, letters: list[str], options: Sequenc
     """
     if _AFTER_NEGATED.match(text, pos):
         return None, pos
+    if _AFTER_COMMA.match(text, pos):  # "B is the answer, since ...": the marker ends its clause, names nothing
+        return False, pos
     limit = min(len(text), pos + _CLAUSE_MAX + max(len(o) for o in options))
     end = _CLAUSE_END.search(text, pos, limit)
     clause_end = end.start() if end else limit
@@ -524,10 +547,11 @@ def _read_after_marker(text: str, pos: int, letters: list[str], options: Sequenc
         distinct = {i for i, _ in _option_matches(clause, options)}
         if memo is not None:
             memo[clause] = distinct
+    # an option's text was read: letters in its own clause count as later evidence ("north to south (B)")
     if len(distinct) == 1:
-        return letters[next(iter(distinct))], clause_end
+        return letters[next(iter(distinct))], pos
     if len(distinct) > 1:
-        return None, clause_end
+        return None, pos
     return False, clause_end
 
 
