@@ -20,7 +20,9 @@ the sha256 of the content written: ``{"version": 2, "files": {"README.md": "<sha
   content (edited by hand since: a curated dataset card, an annotated report) -- unless
   ``overwrite=True``. Call it for every target *before* writing the first one.
 - :func:`record_written` adds the files' current hashes to the manifest after writing them.
-- :func:`guarded_write_bytes` / :func:`guarded_write_text` do the three steps for one file.
+- :func:`guarded_write_bytes` / :func:`guarded_write_text` do the three steps for one file;
+  :func:`owned_outputs` for a set of files (``with owned_outputs(out, names): <write them>``), the
+  call ``report --out``, ``leaderboard render --out`` and ``human --out`` make.
 
 A manifest that lists names without hashes (``{"files": [...]}``, written by rsmmvp before 0.3) can
 not tell an edited file from an untouched one: its files count as changed.
@@ -44,7 +46,8 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,7 @@ __all__ = [
     "guarded_write_bytes",
     "guarded_write_text",
     "not_owned",
+    "owned_outputs",
     "read_manifest",
     "record_written",
     "restore_csv_cell",
@@ -211,8 +215,16 @@ def write_manifest(folder: str | os.PathLike[str], files: Mapping[str, str], nam
 
 
 def _relative(folder: Path, target: str | os.PathLike[str]) -> str:
+    """``target`` relative to ``folder``: a path under it (as given, or absolute), else taken as relative."""
     path = Path(target)
-    return (path.relative_to(folder) if path.is_absolute() else path).as_posix()
+    for base, candidate in ((folder, path), (folder.absolute(), path.absolute())):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    if path.is_absolute():
+        raise ValueError(f"{path} is not inside {folder}")
+    return path.as_posix()
 
 
 def not_owned(
@@ -284,3 +296,25 @@ def guarded_write_text(
 ) -> Path:
     """:func:`guarded_write_bytes` for text (default UTF-8)."""
     return guarded_write_bytes(path, text.encode(encoding), overwrite=overwrite)
+
+
+@contextmanager
+def owned_outputs(
+    folder: str | os.PathLike[str],
+    targets: Iterable[str | os.PathLike[str]],
+    *,
+    overwrite: bool = False,
+    option: str = "--out",
+) -> Iterator[Path]:
+    """Guard the writing of ``targets`` (paths relative to ``folder``, or absolute inside it) into ``folder``.
+
+    On entry: the folder is created and :func:`check_owned` refuses (nothing written yet) when a target
+    exists that rsmmvp did not write there or that changed since. The block writes the files; on a
+    normal exit each target that now exists is recorded (:func:`record_written`). Yields the folder.
+    """
+    root = Path(folder)
+    names = [_relative(root, t) for t in targets]
+    root.mkdir(parents=True, exist_ok=True)
+    check_owned(root, names, overwrite=overwrite, option=option)
+    yield root
+    record_written(root, [n for n in names if (root / n).is_file()])

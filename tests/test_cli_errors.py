@@ -80,8 +80,10 @@ CASES = [
     case("build --raw {d}/bad_raw --out {d}/o1", 1, "[same_answer]", id="violations"),
     case("build --pairs {d}/mined/pairs.parquet --out {d}/o1", 2, "--annotations", id="pairs-no-annotations"),
     case("build --pairs {d}/corrupt.parquet --annotations {d}/nope.json --out {d}/o1", 2, "{d}/", id="pairs-corrupt"),
-    case("build --raw {d}/raw --out {d}/o2 --push me/rsmmvp-test", 3, "not pushed", "me/rsmmvp-test",
-         id="push-offline", HF_TOKEN="hf_fake_token_for_tests_0000000000"),
+    case("build --raw {d}/raw --out {d}/o2 --push me/rsmmvp-test --license cc-by-4.0", 3, "not pushed",
+         "me/rsmmvp-test", id="push-offline", HF_TOKEN="hf_fake_token_for_tests_0000000000"),
+    case("build --raw {d}/raw --out {d}/o3 --push me/rsmmvp-test", 2, "--license", "--sources", "me/rsmmvp-test",
+         id="push-without-licence"),
     # embed
     case("embed {d}/nope --encoder {d}/clip --out {d}/c1", 2, "{d}/nope", id="missing-images"),
     case("embed {d}/empty_dir --encoder {d}/clip --out {d}/c1", 2, "{d}/empty_dir", id="no-images"),

@@ -87,6 +87,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                            "task name (rsmmvp_mini)")
     page.add_argument("--out", "-o", type=Path, required=True, metavar="DIR",
                       help="folder for index.html and its key file")
+    page.add_argument("--overwrite", action="store_true",
+                      help="replace an index.html in DIR that rsmmvp did not write there, or one edited since")
     page.add_argument("--seed", type=nonnegative_int, default=None,
                       help="seed of the shuffled order (default: a fresh secret one per page). Whoever knows it and "
                            "the dataset can rebuild the order: keep it private")
@@ -118,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     """``rsmmvp human page``: write the page and its key; print the page's URI (stdout) and where the key is."""
     from rsmmvp_tasks.human.page import write_human_page
 
-    files = write_human_page(args.dataset, args.out, seed=args.seed, max_side=args.max_side, title=args.title)
+    files = write_human_page(args.dataset, args.out, seed=args.seed, max_side=args.max_side, title=args.title,
+                             overwrite=getattr(args, "overwrite", False))
     print(files.page.resolve().as_uri())
     print(f"rsmmvp human: keep {files.key} private (it maps the page to the dataset); give annotators index.html "
           "only, and the key to `rsmmvp human score --key`", file=sys.stderr)

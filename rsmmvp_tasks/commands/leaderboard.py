@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          "chance lines, which differences are significant) that works from file:// or any static host.")
     r.add_argument("board", type=Path, metavar="BOARD")
     r.add_argument("--out", "-o", type=Path, required=True, metavar="DIR")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace files in DIR that rsmmvp did not write there, or that were edited since")
     add_human_option(r)
     r.set_defaults(func=run_render)
 
@@ -135,7 +137,7 @@ def run_render(args: argparse.Namespace) -> int:
     from rsmmvp_tasks.sharing.render import render_board
 
     board = Board.load(args.board)
-    files = render_board(board, args.out, human=args.human)
+    files = render_board(board, args.out, human=args.human, overwrite=args.overwrite)
     for path in (files.markdown, files.csv, files.heat_map):
         print(path)
     print(files.html.resolve().as_uri())

@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 from rsmmvp_tasks.dataset.loading import load_rsmmvp
 from rsmmvp_tasks.errors import InputError
 from rsmmvp_tasks.evaluation.task import process_docs
-from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.fileio import atomic_write_text, owned_outputs
 from rsmmvp_tasks.pages import render_page
 from rsmmvp_tasks.thumbnails import thumbnail_data_uri
 
@@ -252,17 +252,20 @@ def page_data(dataset: HumanDataset, *, seed: int | None = None, max_side: int =
 
 
 def write_human_page(source: str | Path, out_dir: str | Path, *, seed: int | None = None, max_side: int = 768,
-                     title: str | None = None) -> HumanPageFiles:
+                     title: str | None = None, overwrite: bool = False) -> HumanPageFiles:
     """Write ``out_dir/index.html`` and its key file for the dataset at ``source`` (module docstring).
 
-    The key is written first: a page is never left without the key that scores its answers.
+    The key is written first: a page is never left without the key that scores its answers. Never over
+    an ``index.html`` rsmmvp did not write there or one edited since
+    (:func:`~rsmmvp_tasks.fileio.owned_outputs`; ``overwrite`` replaces it).
     """
     dataset = load_human_dataset(source)
     data, key = page_data(dataset, seed=seed, max_side=max_side, title=title)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    key_path = atomic_write_text(out / key_file_name(key.page_id), json.dumps(key.to_json(), indent=1))
-    page = atomic_write_text(out / "index.html", render_page(__package__, TEMPLATE_NAME, DATA_PLACEHOLDER, data))
+    with owned_outputs(out, [key_file_name(key.page_id), "index.html"], overwrite=overwrite):
+        key_path = atomic_write_text(out / key_file_name(key.page_id), json.dumps(key.to_json(), indent=1))
+        page = atomic_write_text(out / "index.html", render_page(__package__, TEMPLATE_NAME, DATA_PLACEHOLDER, data))
     log.info("wrote %s (%d questions, %.1f MB) and its key %s", page, len(data["items"]), page.stat().st_size / 1e6,
              key_path.name)
     return HumanPageFiles(page=page, key=key_path)

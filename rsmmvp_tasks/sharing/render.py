@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError
-from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, write_csv_safe
+from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, owned_outputs, write_csv_safe
 from rsmmvp_tasks.pages import render_page
 from rsmmvp_tasks.sharing.board import TOP_K, Board, Section, pairwise
 from rsmmvp_tasks.sharing.formatting import interval, md_table, pattern_title, pct
@@ -256,8 +256,10 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def render_board(board: Board, out_dir: str | Path, *, human: float | str | None = HUMAN_AUTO) -> RenderFiles:
-    """Write the four files of a board into ``out_dir`` (created).
+def render_board(board: Board, out_dir: str | Path, *, human: float | str | None = HUMAN_AUTO,
+                 overwrite: bool = False) -> RenderFiles:
+    """Write the four files of a board into ``out_dir`` (created); never over a file rsmmvp did not write
+    there or one edited since (:func:`~rsmmvp_tasks.fileio.owned_outputs`; ``overwrite`` replaces them).
 
     ``human``: the human reference line, in percent; ``"auto"`` (default) draws the paper's line only on the
     sections of the full RSMMVP tasks (:func:`~rsmmvp_tasks.sharing.plots.human_reference`), ``None`` none.
@@ -269,10 +271,12 @@ def render_board(board: Board, out_dir: str | Path, *, human: float | str | None
     comparisons = pairwise(board)
     files = RenderFiles(out / "leaderboard.md", out / "leaderboard.csv", out / HEAT_MAP_NAME, out / "index.html")
     png = _heat_map_png(board)
-    atomic_write_bytes(files.heat_map, png)
-    rows, columns = _csv_rows(board)
-    write_csv_safe(files.csv, rows, columns=columns)
-    atomic_write_text(files.markdown, _markdown(board, comparisons, human))
-    page = render_page(__package__, TEMPLATE_NAME, DATA_PLACEHOLDER, _json_safe(page_data(board, comparisons, human, png)))
-    atomic_write_text(files.html, page)
+    with owned_outputs(out, [files.markdown, files.csv, files.heat_map, files.html], overwrite=overwrite):
+        atomic_write_bytes(files.heat_map, png)
+        rows, columns = _csv_rows(board)
+        write_csv_safe(files.csv, rows, columns=columns)
+        atomic_write_text(files.markdown, _markdown(board, comparisons, human))
+        page = render_page(__package__, TEMPLATE_NAME, DATA_PLACEHOLDER,
+                           _json_safe(page_data(board, comparisons, human, png)))
+        atomic_write_text(files.html, page)
     return files
