@@ -334,7 +334,9 @@ REJECTIONS = [
 ]
 
 
-@pytest.mark.parametrize("reply, options", REJECTIONS)
+@pytest.mark.parametrize("reply, options", REJECTIONS + [
+    ("I'm not sure whether it is A or B.", DIR),  # a listing asserts neither letter, whatever negates one
+])
 def test_a_rejected_choice_is_never_read(reply: str, options: list[str]) -> None:
     assert extract_choice(reply, options) is None
 

@@ -12,7 +12,8 @@ and its paraphrases below). Each piece is *asserted*, *negated* or *not a choice
 
 - **Not a choice**: a letter that names a thing (``image A``, ``tank B``), is described or supposed
   (``Option A says ...``, ``A would be correct if ...``), or asked about (``Option B?``); the article
-  ``A`` before a word (``A road runs east to west``); an echo of the option list (a run of two or more
+  ``A`` before a word (``A road runs east to west``); two letters joined as a listing (``A or B``,
+  ``A and B are both wrong``: no single choice, so ``None``); an echo of the option list (a run of two or more
   ``letter + its own text`` entries: ``A. Yes / B. No``); what a self-correction withdraws (below).
 - **Negated**: within its clause (clause punctuation, a dash between spaces, or a conjunction that
   starts a new clause — ``but``, ``so``, ``because``, ``since``, ``which``... — ends the scope),
@@ -142,6 +143,9 @@ _ECHO_GAP = re.compile(r"(?:[\W_]|option|choice)*", re.I)  # between the entries
 
 # ---------------------------------------------------------------------------------- 4. letter mentions
 _CONNECTOR = r"(?:or|and|nor|vs\.?|versus|ou|et|ni|oder|und|y|o|e|или|и)"
+_LETTER_TOKEN = r"(?:[\(\[]([A-Za-z])[\)\]]|(?<![A-Za-z])([A-HJ-Z])(?![A-Za-z'’]))"
+#: two letters joined by a connector: a listing, no single choice ("A or B", "(a) and (b)", "A/B")
+_LISTING = re.compile(_LETTER_TOKEN + r"\s*(?:" + _CONNECTOR + r"\s+|[/&和或]\s*|还是\s*)(?:option\s+)?" + _LETTER_TOKEN)
 _MENTIONS = [
     re.compile(r"[\(\[]([A-Za-z])[\)\]]"),  # (a) [B]
     re.compile(r"\b(?:option|choice|opción|opcion|opzione|opção|вариант)\s+([A-Za-z])" + _NA, re.I),  # option B
@@ -584,7 +588,16 @@ def _own_text(letter: str, options: Sequence[str]) -> str | None:
 
 
 def _mentions(text: str, options: Sequence[str]) -> set[str]:
-    """The distinct letters asserted (rule 4); the scan stops at the second one: the reply is then ambiguous."""
+    """The distinct letters asserted (rule 4); the scan stops at the second one: the reply is then ambiguous.
+
+    Two letters joined as a listing (``A or B``, ``A and B are both wrong``, ``ni A ni B``) are both
+    returned whatever is said of them: a listing asserts no single choice.
+    """
+    listing = _LISTING.search(text)
+    if listing:
+        pair = {g.upper() for g in listing.groups() if g}
+        if len(pair) > 1:
+            return pair
     found: set[str] = set()
     for pattern in _MENTIONS:
         for m in pattern.finditer(text):
