@@ -355,3 +355,30 @@ def test_report_page_reads_at_1280_px(runs: dict[str, Path], tmp_path: Path, bro
     overflow = browser.execute_script(
         "return [...document.querySelectorAll('td, th')].filter(c => c.scrollWidth > c.clientWidth + 1).length")
     assert overflow == 0
+
+
+def test_report_says_whether_and_how_the_run_was_judged(runs: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = _report([str(runs["rule"]), "--out", str(tmp_path / "plain")], capsys)
+    assert code == 0
+    assert "| judge | off (answers read by the rules only) |" in (tmp_path / "plain" / "report.md").read_text(encoding="utf-8")
+
+    def judged(failed: int) -> Any:
+        def edit(d: dict[str, Any]) -> None:
+            answered = 18 - failed
+            details_of(d)["judge"] = {"model": "gpt-x", "prompt_version": "1", "judged": 18, "answered": answered,
+                                      "none": 0, "unreadable": 0, "failed": failed,
+                                      "unreadable_rate_before": 0.1111, "unreadable_rate_after": 0.1111}
+        return edit
+
+    for name, failed, expected in (
+        ("judged", 0, "| judge | gpt-x (prompt 1): 18 replies sent, 0 calls failed; unreadable 11.1% by the rules, "
+                      "11.1% after the judge |"),
+        ("all_failed", 18, "| judge | off: every judge call failed (18 replies sent, 18 calls failed); answers read "
+                           "by the rules only |"),
+    ):
+        run = copy_run(runs["rule"], tmp_path / name, judged(failed), samples=False)
+        code, _, err = _report([str(run), "--out", str(tmp_path / f"{name}_report")], capsys)
+        assert code == 0, err
+        md = (tmp_path / f"{name}_report" / "report.md").read_text(encoding="utf-8")
+        assert expected in md, md[:3000]
