@@ -601,6 +601,8 @@ def _mentions(text: str, options: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for pattern in _MENTIONS:
         for m in pattern.finditer(text):
+            if m.group(1).upper() in found:
+                continue  # already asserted: another mention of it changes nothing
             if not _discarded(text, m.start(), m.end(), _own_text(m.group(1), options)):
                 found.add(m.group(1).upper())  # out-of-range letters are kept: they make the reply ambiguous
                 if len(found) > 1:
