@@ -72,9 +72,10 @@ def size(n: int) -> int:
 
 
 def free_cache() -> None:
+    import torch
 
     if DEV != "cpu":
-        free_cache()
+        torch.cuda.empty_cache()
 
 
 def bare_triangle(C: Any, block: int, precision: str) -> None:
@@ -198,7 +199,8 @@ def section_embed(args: argparse.Namespace) -> None:
         cmd = [sys.executable, str(ROOT / "scripts" / "bench_embed.py"), "--device", DEV, "--images", str(size(2048)),
                "--batch-size", str(batch), "--workers", str(workers), "--arch", "clip", "--hidden", "384",
                "--layers", "6", "--patch", "16"]
-        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=max(30, args.budget - (time.perf_counter() - T0)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=max(30, args.budget - (time.perf_counter() - T0)))
         tail = (proc.stdout.strip().splitlines() or ["(no output)"])[-4:]
         RESULTS[f"embed_b{batch}_w{workers}"] = {"rc": proc.returncode, "out": tail,
                                                  "stderr": proc.stderr[-800:] if proc.returncode else ""}
@@ -239,7 +241,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budget", type=float, default=380, help="seconds after which remaining sections are skipped")
     ap.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for gpu_check.txt/.json")
-    ap.add_argument("--sections", default="identical,exact,scale,embed,index")
+    ap.add_argument("--sections", default="identical,exact100k,exact1m,scale,embed,index")
+    ap.add_argument("--blocks", default="8192,32768", help="extra tf32 blocks timed at 1M (default: 8192,32768)")
     ap.add_argument("--device", default="cuda", help="cuda (default); cpu only for a dry run of the script")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every N by this (dry runs)")
     args = ap.parse_args()
@@ -258,8 +261,8 @@ def main() -> int:
     RESULTS["device"] = torch.cuda.get_device_name(0)
     wanted = args.sections.split(",")
     steps = [("identical", lambda: section_identical(args)),
-             ("exact", lambda: section_exact(args, 100_000)),
-             ("exact", lambda: section_exact(args, 1_000_000, (8192, 32768))),
+             ("exact100k", lambda: section_exact(args, 100_000)),
+             ("exact1m", lambda: section_exact(args, 1_000_000, tuple(int(b) for b in args.blocks.split(",") if b))),
              ("scale", lambda: section_scale(args)),
              ("embed", lambda: section_embed(args)),
              ("index", lambda: section_index(args))]

@@ -35,10 +35,10 @@ def data_fingerprint(*arrays: Any, rows: int = 1024) -> str:
 
     h = hashlib.sha1()
     for x in arrays:
-        a = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-        h.update(repr(a.shape).encode())
-        step = max(1, len(a) // rows)
-        h.update(np.ascontiguousarray(a[::step], dtype=np.float32).tobytes())
+        h.update(repr(tuple(x.shape)).encode())
+        sample = x[:: max(1, len(x) // rows)]  # sampled where the data lives: a GPU matrix is not copied whole
+        sample = sample.detach().cpu().numpy() if hasattr(sample, "detach") else np.asarray(sample)
+        h.update(np.ascontiguousarray(sample, dtype=np.float32).tobytes())
     return h.hexdigest()
 
 

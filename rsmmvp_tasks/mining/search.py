@@ -355,7 +355,8 @@ def candidate_pairs(clip: Any, ssl: Any, params: MineParams | None = None, *, pr
     out = _Collector(p.max_candidates, watch)
     if n < 2:
         return out.result()
-    ckpt = Checkpoint(checkpoint, {"n": n, "d": C.shape[1], "e": D.shape[1], "data": data_fingerprint(C, D),
+    ckpt = Checkpoint(checkpoint, {"n": n, "d": C.shape[1], "e": D.shape[1],
+                                   "data": data_fingerprint(C, D) if checkpoint is not None else None,
                                    "rule": [p.clip_min, p.ssl_max, p.dup_threshold, p.max_candidates],
                                    "index": [p.index, p.nlist, p.nprobe, p.hnsw_m, p.ef_search, p.seed],
                                    "recall": [p.check_recall]}, every=checkpoint_every)
