@@ -372,13 +372,25 @@ def test_report_says_whether_and_how_the_run_was_judged(runs: dict[str, Path], t
         return edit
 
     for name, failed, expected in (
-        ("judged", 0, "| judge | gpt-x (prompt 1): 18 replies sent, 0 calls failed; unreadable 11.1% by the rules, "
-                      "11.1% after the judge |"),
-        ("all_failed", 18, "| judge | off: every judge call failed (18 replies sent, 18 calls failed); answers read "
-                           "by the rules only |"),
+        ("judged", 0, ("| judge | gpt-x (prompt 1): 18 replies sent, 0 calls failed; unreadable 11.1% by the "
+                       "rules, 11.1% after the judge |")),
+        ("all_failed", 18, ("| judge | off: every judge call failed (18 replies sent, 18 calls failed); answers "
+                            "read by the rules only |")),
     ):
         run = copy_run(runs["rule"], tmp_path / name, judged(failed), samples=False)
         code, _, err = _report([str(run), "--out", str(tmp_path / f"{name}_report")], capsys)
         assert code == 0, err
         md = (tmp_path / f"{name}_report" / "report.md").read_text(encoding="utf-8")
         assert expected in md, md[:3000]
+
+
+def test_a_circular_runs_pairs_keep_their_question(runs: dict[str, Path]) -> None:
+    """The leaderboard's and report's reading of a circular run (``Run.pairs``) keeps each pair's question."""
+    from rsmmvp_tasks.sharing.runs import load_single_run
+
+    run = load_single_run(runs["circular"])
+    rows = _mini_by_index()
+    assert run.pairs
+    for pair in run.pairs.values():
+        first = next(r for r in rows.values() if str(r["pair_id"]) == pair.pair_id)
+        assert pair.question == first["question"].strip()

@@ -252,18 +252,24 @@ def collapse(items: Sequence[Any]) -> Collapsed:
 
 def question_records(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The per-question records of a samples file: a circular run's replies collapsed (:func:`collapse`), any
-    other run's records as they are. Each collapsed record's ``reply`` joins its orders' replies (when given)."""
+    other run's records as they are. Each collapsed record's ``reply`` joins its orders' replies and its
+    ``prompt`` is the original order's (when given), so the question is still there to show."""
     records = [dict(r) for r in records]
     if not records or not all(all(name in r for name in VARIANT_FIELDS) for r in records):
         return records
     replies: dict[int, dict[int, str]] = {}
+    prompts: dict[int, str] = {}
     for r in records:
         replies.setdefault(int(r["source_index"]), {})[int(r["variant"])] = str(r.get("reply", ""))
+        if int(r["variant"]) == 0 and "prompt" in r:
+            prompts[int(r["source_index"])] = str(r["prompt"])
     questions = [dict(q) for q in collapse(records).items]
-    if any("reply" in r for r in records):
-        for q in questions:
+    for q in questions:
+        if any("reply" in r for r in records):
             by_order = replies[q["index"]]
             q["reply"] = "\n".join(f"[order {k}] {by_order[k]}" for k in sorted(by_order))
+        if q["index"] in prompts:
+            q["prompt"] = prompts[q["index"]]
     return questions
 
 
