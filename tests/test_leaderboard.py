@@ -541,6 +541,13 @@ def test_samples_of_another_run_are_never_attached(runs: dict[str, Path], tmp_pa
     assert by_source[str(no_samples)]["pair_outcomes"] is None and by_source[str(no_samples)]["samples_source"] is None
     code, _, err = _cli(["compare", str(tmp_path / "board.json"), "response=A", "response=B"], capsys)
     assert code == 2 and "--log_samples" in err
+    # the same folder and second (one results file overwrote the other's): the records digest tells them apart
+    clash = copy_run(runs["a"], tmp_path / "clash", stamp=stamp, samples=False)
+    other_samples = next((tmp_path / "tree" / "two").glob("*_samples_*.jsonl"))
+    shutil.copy(other_samples, clash.parent / other_samples.name)
+    assert details_of(json.loads(clash.read_text())).get("records_digest")
+    code, err, _ = _collect(capsys, tmp_path / "board.json", clash)
+    assert code == 2 and "records digest differs" in err and str(clash) in err
 
 
 @pytest.mark.e2e
@@ -633,6 +640,33 @@ def test_sections_rank_and_test_apart_and_compare_refuses_across(tmp_path: Path,
     md = files.markdown.read_text(encoding="utf-8")
     assert md.count("## rsmmvp_mini") == 3 and "position bias [95%]" in md and "20.0% [10.0, 40.0]" in md
     assert "this section's 1 comparisons" in md
+
+
+@pytest.mark.parametrize("field, value", [("pair_outcomes", {"p0": "yes"}), ("rank", "1"), ("per_pattern", []),
+                                          ("identity", {"task": "t"}), ("pair_accuracy", {"value": "high"})])
+def test_a_damaged_board_is_an_input_error_naming_row_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                field: str, value: Any) -> None:
+    path = _hand_board(tmp_path, _row("m1", _outcomes([1] * 10), PATTERN_OF), _row("m2", _outcomes([0] * 10), PATTERN_OF))
+    data = json.loads(path.read_text())
+    data["runs"][1][field] = value
+    path.write_text(json.dumps(data))
+    for args in (["compare", str(path), "1", "2"], ["render", str(path), "--out", str(tmp_path / "site")]):
+        code, _, err = _cli(args, capsys)
+        assert code == 2 and "row 2" in err and field in err and "Traceback" not in err
+
+
+def test_position_bias_has_a_wilson_interval() -> None:
+    from rsmmvp_tasks.sharing.runs import Run
+
+    def run(circular: Any) -> Run:
+        return Run(source="x", task="rsmmvp_mini_circular", model="m", model_args="", date="-", lmms_eval_version=None,
+                   limit=None, offset=0, n_samples={}, details={"circular": circular} if circular is not None else {})
+    pb = run({"position_biased": 0, "all_readable": 10}).position_bias
+    assert pb is not None and pb["value"] == 0.0 and pb["ci_low"] == 0.0 and 0.25 < pb["ci_high"] < 0.3
+    pb = run({"position_biased": 9, "all_readable": 9}).position_bias
+    assert pb is not None and pb["value"] == 1.0 and pb["ci_high"] == 1.0 and pb["ci_low"] < 1.0
+    assert run(None).position_bias is None and run({"position_biased": 0, "all_readable": 0}).position_bias is None
+    assert run({"position_biased": "3", "all_readable": 9}).position_bias is None
 
 
 def test_plain_circular_gap_is_set_where_both_runs_exist() -> None:

@@ -34,7 +34,8 @@ Optional entries (:data:`OPTIONAL_KEYS`, returned by :func:`read_details` when p
 when an LLM judge read unreadable replies (:func:`rsmmvp_tasks.evaluation.judge.summarize`), and
 ``circular`` for the option-order tasks (:meth:`rsmmvp_tasks.evaluation.circular.Collapsed.summary`),
 and ``lmms_eval_version``, the installed lmms-eval release (the results file's own ``lmms_eval_version``
-is the git state of the folder lmms-eval ran in), ``scoring_version`` (:data:`SCORING_VERSION`) and
+is the git state of the folder lmms-eval ran in), ``records_digest`` (:func:`records_digest` of the scored
+questions: what ties a samples file to its results), ``scoring_version`` (:data:`SCORING_VERSION`) and
 ``judge_prompt_version`` (:data:`rsmmvp_tasks.evaluation.judge.PROMPT_VERSION`, what a judge of this run
 was asked with): with the task, the fingerprint, the model and the judge they make a run's identity
 (:class:`rsmmvp_tasks.sharing.runs.RunIdentity`); runs written before they were recorded lack them.
@@ -52,7 +53,7 @@ from rsmmvp_tasks.evaluation.scoring import Scores
 from rsmmvp_tasks.values import float_or_none
 
 __all__ = ["DETAILS_METRIC", "FINGERPRINT_FIELDS", "SCORING_VERSION", "dataset_fingerprint", "details_from_scores",
-           "read_details"]
+           "read_details", "records_digest"]
 
 #: the results key (without lmms-eval's ``,none`` filter suffix) that holds the details
 DETAILS_METRIC = "rsmmvp_details_stderr"
@@ -89,6 +90,22 @@ def dataset_fingerprint(rows: Iterable[Mapping[str, Any]]) -> str:
         digest.update(line.encode("utf-8") + b"\n")
     return digest.hexdigest()
 
+
+
+def records_digest(records: Iterable[Mapping[str, Any]]) -> str:
+    """sha256 (hex) of the scored questions: ``[index, pred]`` per question, sorted by index, one compact JSON
+    array a line (a question recorded twice counts once). The details record it as ``records_digest``; a
+    samples file belongs to a results file only if its records give the same digest (two runs with equal
+    counts and accuracies but other answers are told apart)."""
+    by_index = {}
+    for r in records:
+        by_index.setdefault(int(r["index"]), r.get("pred"))
+    digest = hashlib.sha256()
+    for index in sorted(by_index):
+        pred = by_index[index]
+        digest.update(json.dumps([index, None if pred is None else str(pred)], ensure_ascii=False,
+                                 separators=(",", ":")).encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
 def _rsmmvp_version() -> str:
@@ -160,7 +177,7 @@ _KEYS = (
 )
 
 #: entries present only in some runs (see the module docstring)
-OPTIONAL_KEYS = ("judge", "circular", "lmms_eval_version", "scoring_version", "judge_prompt_version")
+OPTIONAL_KEYS = ("judge", "circular", "lmms_eval_version", "scoring_version", "judge_prompt_version", "records_digest")
 
 
 def read_details(results_json: dict[str, Any], task: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from typing import Any, Mapping, Sequence
 from rsmmvp_tasks.errors import DataViolationError
 from rsmmvp_tasks.evaluation.answers import extract_choice
 from rsmmvp_tasks.evaluation.judge import judge_fields, summarize as summarize_judge
-from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, details_from_scores
+from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, details_from_scores, records_digest
 from rsmmvp_tasks.evaluation.scoring import QuestionResult, Scores, format_pattern_table, score
 from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
 from rsmmvp_tasks.values import float_or_none
@@ -294,6 +294,7 @@ def aggregate_details(items: list[Any]) -> dict[str, Any]:
     if len(fingerprints) > 1:  # pragma: no cover - one task evaluates one split
         raise ValueError(f"rsmmvp: one run mixes records of several datasets {sorted(fingerprints)}")
     details = details_from_scores(_scores_of_run(items), next(iter(fingerprints), None))
+    details["records_digest"] = records_digest(x.record if isinstance(x, RecordRef) else x for x in items)
     judge = summarize_judge(x.record if isinstance(x, RecordRef) else x for x in items)
     if judge is not None:  # a judge read some replies: say which, how many, and the rate before it
         details["judge"] = judge

@@ -153,6 +153,10 @@ class Board:
         rows = data.get("runs")
         if not isinstance(rows, list) or any(not isinstance(r, dict) or set(ROW_KEYS) - r.keys() for r in rows):
             raise InputError(f"{p}: the board's rows are malformed (each needs {', '.join(ROW_KEYS)})")
+        for n, r in enumerate(rows, start=1):
+            bad = _bad_row_field(r)
+            if bad:
+                raise InputError(f"{p}: row {n}: field {bad}; the board was edited or damaged -- collect the runs again")
         return cls(rows=rows, dataset_fingerprint=data.get("dataset_fingerprint"), notes=list(data.get("notes") or []),
                    created=str(data.get("created") or ""), made_by=str(data.get("made_by") or ""))
 
@@ -200,6 +204,34 @@ class Board:
             raise UsageError(f"no row's model label contains {key!r} (rows: {labels})")
         matched = "; ".join(self._name(i) for i in hits)
         raise UsageError(f"{key!r} matches {len(hits)} rows ({matched}); give a longer part of the label or the row number")
+
+
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "label": (str,), "task": (str,), "protocol": (str,), "section": (str,), "rank": (int,), "identity": (dict,),
+    "date": (str,), "question_accuracy": (dict,), "pair_accuracy": (dict,), "per_pattern": (dict,),
+    "caveats": (list,), "pair_outcomes": (dict, type(None)), "position_bias": (dict, type(None)),
+    "circular_gap": (dict, type(None)), "dataset_fingerprint": (str, type(None)),
+}
+_IDENTITY_KEYS = ("task", "protocol", "model", "judge", "scoring_version", "short_label", "full_label")
+
+
+def _bad_row_field(row: dict[str, Any]) -> str | None:
+    """The first field of a board row whose type is wrong, as ``"name is ..."`` (``None`` when all are right)."""
+    for name, types in _ROW_TYPES.items():
+        value = row.get(name)
+        if isinstance(value, bool) or not isinstance(value, types):
+            return f"{name!r} is {type(value).__name__}, not {' or '.join(t.__name__ for t in types)}"
+    missing = [k for k in _IDENTITY_KEYS if not isinstance(row["identity"].get(k), str)]
+    if missing:
+        return f"'identity' lacks {', '.join(missing)}"
+    outcomes = row["pair_outcomes"] or {}
+    if any(v not in (0, 1) or isinstance(v, float) for v in outcomes.values()):
+        return "'pair_outcomes' holds values other than 0 and 1"
+    for name in ("question_accuracy", "pair_accuracy"):
+        value = row[name].get("value")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"'{name}.value' is {value!r}, not a number"
+    return None
 
 
 def _now() -> str:

@@ -53,6 +53,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rsmmvp_tasks.errors import InputError, UsageError
+from rsmmvp_tasks.evaluation.results import records_digest
 from rsmmvp_tasks.secrets import drop_secret_args, redact
 
 __all__ = [
@@ -599,6 +600,9 @@ def _check_samples_match(run: Run, samples_path: Path, records: list[dict[str, A
             return f"its pair accuracy on pattern {pattern!r} differs from the results'"
     if set(per_pattern) - set(t["per_pattern"]):
         return "it lacks patterns the results have"
+    digest = expected.get("records_digest")
+    if isinstance(digest, str) and digest and records_digest(records) != digest:
+        return "its answers are not the ones the results were computed from (records digest differs)"
     return None
 
 
@@ -623,7 +627,7 @@ def _check_details(details: Mapping[str, Any]) -> list[str]:
                     entry.get("pair_accuracy") is None or _finite(entry.get("pair_accuracy"))):
                 bad.append(f"per_pattern.{pattern} is {entry!r}, not {{pairs, pair_accuracy, ci_low, ci_high}}")
     for name in ("dataset_fingerprint", "rsmmvp_version", "scoring_version", "judge_prompt_version",
-                 "lmms_eval_version"):
+                 "lmms_eval_version", "records_digest"):
         value = details.get(name)
         if value is not None and not isinstance(value, str):
             bad.append(f"{name} is {value!r}, not text")
