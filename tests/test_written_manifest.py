@@ -99,3 +99,21 @@ def test_human_page_out_refuses_an_index_it_did_not_write(tmp_path: Path, capsys
     assert (out / "index.html").read_text() == "<h1>the lab's home page</h1>" and len(list(out.iterdir())) == 1
     assert main(["human", "page", mini, "--out", str(out), "--max-side", "64", "--overwrite"]) == 0
     assert main(["human", "page", mini, "--out", str(out), "--max-side", "64"]) == 0  # its own page now
+
+
+@pytest.mark.e2e
+def test_report_out_refuses_an_annotated_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lmms_runs import make_runs
+
+    run = make_runs(tmp_path / "runs", ("a",))["a"]
+    out = tmp_path / "report"
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    assert main(["report", str(run), "--out", str(out)]) == 0  # its own files: replaced
+    assert {"report.md", "report.html", "per_pattern.csv", "per_pattern.png"} <= set(read_manifest(out))
+    (out / "report.md").write_text((out / "report.md").read_text() + "\nReviewed by Ana: the model is blind here.\n")
+    capsys.readouterr()
+    assert main(["report", str(run), "--out", str(out)]) == 2
+    assert "report.md (changed since rsmmvp wrote it)" in capsys.readouterr().err
+    assert "Reviewed by Ana" in (out / "report.md").read_text()
+    assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 0
+    assert "Reviewed by Ana" not in (out / "report.md").read_text()

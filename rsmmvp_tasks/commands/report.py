@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("run", type=Path, metavar="RUN", help="lmms-eval output folder (holding one run) or a *_results.json")
     p.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
                    help="output folder (default: <ts>_report_<task>/ beside the results file)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files in DIR that rsmmvp did not write there, or that were edited since")
     p.add_argument("--task", default=None, metavar="T", help="the rsmmvp task to report, when the run holds several")
     p.add_argument("--dataset", default=None, metavar="PATH",
                    help="the dataset the run evaluated (folder, parquet file, or a hub id in the local cache), for the "
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if out is None:
         source = Path(report_run.source)
         out = source.parent / f"{source.name.removesuffix(RESULTS_SUFFIX)}_report_{report_run.task}"
-    files = write_report(report_run, out, human=args.human, dataset=args.dataset)
+    files = write_report(report_run, out, human=args.human, dataset=args.dataset, overwrite=args.overwrite)
     for problem in report_run.problems():
         print(f"warning: {report_run.source} [{report_run.task}]: {problem}")
     d = report_run.details

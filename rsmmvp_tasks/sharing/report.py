@@ -36,7 +36,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, write_csv_safe
+from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, owned_outputs, write_csv_safe
 from rsmmvp_tasks.schema import option_letters
 from rsmmvp_tasks.sharing.formatting import (
     interval,
@@ -225,8 +225,9 @@ def render_html(context: dict[str, Any]) -> str:
 
 
 def write_report(run: Run, out_dir: str | Path, *, human: Any = HUMAN_AUTO,
-                 dataset: str | Path | None = None) -> ReportFiles:
-    """Write the report files of ``run`` into ``out_dir`` (created).
+                 dataset: str | Path | None = None, overwrite: bool = False) -> ReportFiles:
+    """Write the report files of ``run`` into ``out_dir`` (created); never over a file rsmmvp did not write
+    there or one edited since (:func:`~rsmmvp_tasks.fileio.owned_outputs`; ``overwrite`` replaces them).
 
     ``human``: a percentage, ``None`` (no human line) or :data:`~rsmmvp_tasks.sharing.plots.HUMAN_AUTO`
     (the paper's line on the full RSMMVP tasks only). ``dataset``: where the run's dataset is, when
@@ -250,13 +251,15 @@ def write_report(run: Run, out_dir: str | Path, *, human: Any = HUMAN_AUTO,
     source = locate_dataset(run, dataset) if run.wrong_pairs() or dataset is not None else None
     views = wrong_pair_views(run, source)
     files = ReportFiles(out / "report.md", out / "per_pattern.csv", out / "per_pattern.png", out / "report.html")
-    atomic_write_bytes(files.png, png)
-    for q in (q for v in views for q in v.questions if q.jpeg is not None):
-        (out / IMAGES_DIR).mkdir(exist_ok=True)
-        atomic_write_bytes(out / IMAGES_DIR / f"{q.index}.jpg", q.jpeg)
-    columns = ["pattern", "description", "pairs", "pair_accuracy", "ci_low", "ci_high"]
-    write_csv_safe(files.csv, rows, columns=columns + (["wrong_pairs"] if run.pairs is not None else []))
-    context = report_context(run, human=human, dataset=source, views=views, chart_png=png)
-    atomic_write_text(files.markdown, render_markdown(context))
-    atomic_write_text(files.html, render_html(context))
+    jpegs = {f"{IMAGES_DIR}/{q.index}.jpg": q.jpeg for v in views for q in v.questions if q.jpeg is not None}
+    with owned_outputs(out, [files.markdown, files.csv, files.png, files.html, *jpegs], overwrite=overwrite):
+        atomic_write_bytes(files.png, png)
+        for name, jpeg in jpegs.items():
+            (out / IMAGES_DIR).mkdir(exist_ok=True)
+            atomic_write_bytes(out / name, jpeg)
+        columns = ["pattern", "description", "pairs", "pair_accuracy", "ci_low", "ci_high"]
+        write_csv_safe(files.csv, rows, columns=columns + (["wrong_pairs"] if run.pairs is not None else []))
+        context = report_context(run, human=human, dataset=source, views=views, chart_png=png)
+        atomic_write_text(files.markdown, render_markdown(context))
+        atomic_write_text(files.html, render_html(context))
     return files
