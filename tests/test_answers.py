@@ -381,6 +381,11 @@ def test_self_corrections(reply: str, options: list[str], expected: str | None) 
     assert extract_choice(reply, options) == expected
 
 
+def test_actually_corrects_only_before_a_choice() -> None:
+    assert extract_choice("The answer is B. Actually, I'm confident.", CNT) == "B"
+    assert extract_choice("The answer is B. Actually, it's A.", CNT) == "A"
+
+
 #: JSON answers, paraphrased option texts, the article "A", garbage that starts and ends with "no"/"yes"
 READINGS = [
     ('{"answer": "A"}', DIR, "A"), ('{"answer": "A"}', YN, "A"), ("{'answer': 'B'}", CNT, "B"),

@@ -41,8 +41,9 @@ corrects (rule 2). The reply is read in this order:
    markdown removed; a JSON object with an answer field (``answer``, ``choice``, ``final_answer``...)
    is read as ``Answer: <value>`` (its other fields are dropped). Empty or degenerate replies (8+
    identical letters in a row) -> ``None``. Echoed option lists are removed (above).
-2. **Self-correction**: ``Wait, no,`` ``Correction:`` ``Actually,`` ``I mean(t)`` ``Scratch that``
-   ``On second thought`` ``or rather``, after clause punctuation, withdraw everything before them: the
+2. **Self-correction**: ``Wait, no,`` ``Correction:`` ``I mean(t)`` ``Scratch that`` ``On second thought``
+   ``or rather``, and ``Actually`` before a choice (``Actually, B``, ``actually the answer is``; not
+   ``Actually, I'm sure``), after clause punctuation, withdraw everything before them: the
    reply is read from the last one on (``B. Correction: A.`` -> ``A``; ``A. Wait, no.`` -> ``None``).
 3. A bare letter (``B``, ``(b)``, ``**B**``, ``Option B``) or a reply that opens with one (``B) Four``);
    a letter outside the options -> ``None``.
@@ -101,7 +102,8 @@ _JSON_KEYS = frozenset({"answer", "final_answer", "choice", "option", "selected_
 _CORRECTION = re.compile(
     r"(?:^|(?<=[.,;:!?\n—–-]))\s*(?:(?:hmm+|oh|no)\s*,?\s*){0,3}"
     r"(?:wait|hold on|correction|scratch that|on second thought|i mean|i meant|(?:sorry\s*,?\s*)?i meant"
-    r"|or rather|actually|let me correct(?: myself)?)\b(?:[\s,.:;!—–-]*(?:no|nope)\b)?[\s,.:;!—–-]*",
+    r"|or rather|let me correct(?: myself)?"
+    r"|actually(?=[\s,]*(?:no\b|it'?s\b|it is\b|the (?:correct )?answer\b|[\(\[]?[A-HJ-Z](?![A-Za-z'’]))))\b(?:[\s,.:;!—–-]*(?:no|nope)\b)?[\s,.:;!—–-]*",
     re.I,
 )
 _DEGENERATE = re.compile(r"([^\W\d_])\1{7,}")  # 8+ identical letters in a row: random or looping generation
