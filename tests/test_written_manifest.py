@@ -117,3 +117,26 @@ def test_report_out_refuses_an_annotated_report(tmp_path: Path, capsys: pytest.C
     assert "Reviewed by Ana" in (out / "report.md").read_text()
     assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 0
     assert "Reviewed by Ana" not in (out / "report.md").read_text()
+
+
+def test_human_score_out_refuses_an_edited_agreement(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from test_human import MINI, export, write
+
+    from rsmmvp_tasks.human.page import write_human_page
+    from rsmmvp_tasks.human.scoring import load_human_dataset, score_annotators
+
+    page = write_human_page(MINI, tmp_path / "page", max_side=32)
+    mini = load_human_dataset(MINI)
+    files = [write(tmp_path / f"{n}.json", export(page, mini, lambda r: r["answer"], n)) for n in ("ann", "bo", "cy")]
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    score_annotators(files, MINI, tmp_path / "out", keys=[page.key], now=when)
+    score_annotators(files, MINI, tmp_path / "out", keys=[page.key], now=when)  # its own files: replaced
+    agreement = tmp_path / "out" / "human" / "agreement.json"
+    agreement.write_text('{"note": "kept by hand"}')
+    with pytest.raises(NotOwnedError, match=r"agreement.json \(changed since rsmmvp wrote it\)"):
+        score_annotators(files, MINI, tmp_path / "out", keys=[page.key])
+    assert agreement.read_text() == '{"note": "kept by hand"}'
+    score_annotators(files, MINI, tmp_path / "out", keys=[page.key], overwrite=True)
+    assert "kept by hand" not in agreement.read_text()

@@ -106,6 +106,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                             "repeat for several pages (needed for every page but those of the first format)")
     score.add_argument("--dataset", required=True, metavar="DATASET", help="the dataset the pages were made from")
     score.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="folder for the results files")
+    score.add_argument("--overwrite", action="store_true",
+                       help="replace files in DIR that rsmmvp did not write there, or that were edited since")
     score.add_argument("--task", default=None, metavar="NAME",
                        help="the lmms-eval task name of the results (default: rsmmvp_mini for the shipped sample, "
                             "rsmmvp for IVUlab/RSMMVP; needed for any other dataset)")
@@ -148,7 +150,8 @@ def _score(args: argparse.Namespace) -> int:
     from rsmmvp_tasks.human.scoring import score_annotators
 
     with _quiet_task_log():  # the task logs its per-pattern table per run; the summary below replaces it
-        written = score_annotators(args.exports, args.dataset, args.out, task=args.task, keys=args.key)
+        written = score_annotators(args.exports, args.dataset, args.out, task=args.task, keys=args.key,
+                                   overwrite=args.overwrite)
     print(f"{'annotator':<20} {'answered':>9} {'question acc':>13} {'pair acc':>9} {'95% CI':>18}  results")
     for annotator, path, results in written:
         task = next(iter(results["results"]))

@@ -50,7 +50,7 @@ from rsmmvp_tasks.errors import InputError, UsageError
 from rsmmvp_tasks.evaluation import judge
 from rsmmvp_tasks.evaluation.aggregation import METRICS, aggregate, higher_is_better
 from rsmmvp_tasks.evaluation.task import process_results
-from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.fileio import atomic_write_text, owned_outputs
 from rsmmvp_tasks.human.page import (
     EXPORT_FORMAT,
     LEGACY_EXPORT_FORMAT,
@@ -378,8 +378,11 @@ def dump_json(data: Any, *, indent: int | None = 2) -> str:
 
 def score_annotators(exports: Sequence[str | Path], dataset_source: str, out_dir: str | Path, *,
                      task: str | None = None, keys: Iterable[str | Path] = (),
-                     now: datetime | None = None) -> list[tuple[Annotator, Path, dict[str, Any]]]:
-    """Score every answer file; write the results files and ``agreement.json`` (module docstring).
+                     now: datetime | None = None,
+                     overwrite: bool = False) -> list[tuple[Annotator, Path, dict[str, Any]]]:
+    """Score every answer file; write the results files and ``agreement.json`` (module docstring), never
+    over a file rsmmvp did not write there or one edited since (:func:`~rsmmvp_tasks.fileio.owned_outputs`;
+    ``overwrite`` replaces them).
 
     ``keys``: the key files (or page folders holding them) of the pages answered
     (:func:`~rsmmvp_tasks.human.page.read_page_keys`). Each annotator's folder is their
@@ -405,17 +408,19 @@ def score_annotators(exports: Sequence[str | Path], dataset_source: str, out_dir
     instant = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     date, stamp = instant.isoformat(), instant.strftime("%Y%m%d_%H%M%S")
     written = []
-    for a in runs:
-        unanswered = len(dataset.rows) - len(a.choices)
-        if unanswered:
-            log.warning("%s: %d of %d questions unanswered: left out of the run, their pairs are incomplete",
-                        a.name, unanswered, len(dataset.rows))
-        results, lines = results_json(a, dataset, task, date=date, extra={"agreement": agreed})
-        folder = root / a.name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = atomic_write_text(folder / f"{stamp}_results.json", dump_json(results))
-        atomic_write_text(folder / f"{stamp}_samples_{task}.jsonl",
-                          "".join(dump_json(line, indent=None) + "\n" for line in lines))
-        written.append((a, path, results))
-    atomic_write_text(root / "agreement.json", dump_json(agreed))
+    targets = [f"{a.name}/{stamp}_{kind}" for a in runs for kind in ("results.json", f"samples_{task}.jsonl")]
+    with owned_outputs(root, [*targets, "agreement.json"], overwrite=overwrite):
+        for a in runs:
+            unanswered = len(dataset.rows) - len(a.choices)
+            if unanswered:
+                log.warning("%s: %d of %d questions unanswered: left out of the run, their pairs are incomplete",
+                            a.name, unanswered, len(dataset.rows))
+            results, lines = results_json(a, dataset, task, date=date, extra={"agreement": agreed})
+            folder = root / a.name
+            folder.mkdir(parents=True, exist_ok=True)
+            path = atomic_write_text(folder / f"{stamp}_results.json", dump_json(results))
+            atomic_write_text(folder / f"{stamp}_samples_{task}.jsonl",
+                              "".join(dump_json(line, indent=None) + "\n" for line in lines))
+            written.append((a, path, results))
+        atomic_write_text(root / "agreement.json", dump_json(agreed))
     return written
