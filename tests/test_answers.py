@@ -381,6 +381,14 @@ def test_self_corrections(reply: str, options: list[str], expected: str | None) 
     assert extract_choice(reply, options) == expected
 
 
+@pytest.mark.parametrize("reply, expected", [
+    ("I believe yes", "A"), ("It's a yes.", "A"), ("That's a no.", "B"), ("Of course yes", "A"), ("I guess no", "B"),
+    ("There is no bridge", None), ("no sou tan", None), ("curio no", None),
+])
+def test_yes_and_no_as_interjections_after_a_clause_opening_word(reply: str, expected: str | None) -> None:
+    assert extract_choice(reply, YN) == expected
+
+
 def test_actually_corrects_only_before_a_choice() -> None:
     assert extract_choice("The answer is B. Actually, I'm confident.", CNT) == "B"
     assert extract_choice("The answer is B. Actually, it's A.", CNT) == "A"

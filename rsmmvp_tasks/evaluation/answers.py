@@ -244,7 +244,8 @@ _SPELLING = re.compile(r"\b(?:" + "|".join(_SPELLINGS) + r")\b")
 _END = r"(?= (?:,|$))"
 #: words after which a clause (hence an interjection) may start: "so no", "I think yes", "no, no"
 _OPENERS = ("so", "then", "thus", "hence", "therefore", "and", "but", "well", "oh", "say", "think", "guess", "believe",
-            "probably", "definitely", "certainly", "surely", "maybe", "perhaps", "likely", "simply", "just", "yes", "no")
+            "probably", "definitely", "certainly", "surely", "maybe", "perhaps", "likely", "simply", "just", "yes", "no",
+            "absolutely", "course", "is", "was", "be", "a")
 _CLAUSE_START = "(?:(?<=^ )|(?<= , )|" + "|".join(f"(?<= {w} )" for w in _OPENERS) + ")"
 #: words that start a clause after an interjection: "No there isn't", "Yes it is", "yes the bridge is there"
 _FOLLOWERS = (r"(?:there|here|it|its|i|im|the|a|an|this|that|these|those|they|we|you|he|she|not|wait|because|since"
