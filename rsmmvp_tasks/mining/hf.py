@@ -7,17 +7,9 @@ cache, and that a local folder works. :func:`not_loadable` says that in one line
 
 from __future__ import annotations
 
-import os
+from rsmmvp_tasks.hubaccess import hub_offline
 
 __all__ = ["cause_of", "hub_offline", "not_loadable"]
-
-_TRUE = ("1", "true", "yes", "on")
-
-
-def hub_offline() -> bool:
-    """Whether Hugging Face offline mode is on (``HF_HUB_OFFLINE``, ``HF_DATASETS_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
-    return any(os.environ.get(k, "").strip().lower() in _TRUE
-               for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def cause_of(exc: BaseException) -> str:
