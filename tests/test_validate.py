@@ -295,3 +295,22 @@ def test_cli_refuses_duplicate_options_in_a_raw_layout(tmp_path: Path, capsys: p
     frame.to_csv(table, index=False)
     assert main(["validate", str(root)]) == 1
     assert "[duplicate_options]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options", [["North  south", "north south"], ["Yes", "No", " "]])
+def test_annotations_follow_the_same_option_rule(tmp_path: Path, options: list[str]) -> None:
+    """The review-page annotations are refused by the contract's own rule (schema.option_problems), spacing included."""
+    import json
+
+    from mined_pairs import annotation, make_pairs
+
+    from rsmmvp_tasks import read_pairs
+    from rsmmvp_tasks.mining.annotations import rows_from_annotations
+
+    pairs = make_pairs(tmp_path, n=2)
+    anns = [annotation(1, options=options, answer_a="A", answer_b="B"), annotation(2)]
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps({"pairs_sha256": read_pairs(pairs).sha256, "annotations": anns}))
+    with pytest.raises(ValueError, match="pair rank 1 ") as err:
+        rows_from_annotations(pairs, path)
+    assert "same text" in str(err.value) or "empty" in str(err.value)

@@ -78,7 +78,7 @@ from rsmmvp_tasks.errors import DataViolationError, InputError
 from rsmmvp_tasks.fileio import restore_csv_cell, write_csv_safe
 from rsmmvp_tasks.imagery.provenance import row_provenance
 from rsmmvp_tasks.mining.pairs import PairsTable, file_sha256, read_pairs
-from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, normalize_pattern, option_letters
+from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, normalize_pattern, option_letters, option_problems
 from rsmmvp_tasks.values import text_or_empty
 
 __all__ = [
@@ -275,12 +275,7 @@ def _problems(ann: Annotation) -> tuple[list[str], tuple[str, str, str] | None]:
     if not ann.question:
         problems.append("no question")
     options = ann.options
-    if len([o for o in options if o]) < 2:
-        problems.append(f"needs 2+ non-empty options, got {options}")
-    elif any(not o for o in options):
-        problems.append(f"an option is empty: {options}")
-    elif len({o.casefold() for o in options}) != len(options):
-        problems.append(f"options repeat: {options}")
+    problems += [message for _, message in option_problems(options)]  # the contract's rule (schema)
     letters: list[str | None] = []
     for side, answer in (("a", ann.answer_a), ("b", ann.answer_b)):
         letter = _answer_letter(answer, options)

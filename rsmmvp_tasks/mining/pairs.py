@@ -53,7 +53,6 @@ table; its message names the file and what is wrong.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -64,9 +63,10 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError
-from rsmmvp_tasks.fileio import (
+from rsmmvp_tasks.fileio import (  # file_sha256: a PAIRS table's identity
     atomic_write_bytes,
     atomic_write_text,
+    file_sha256,
     restore_csv_cell,
     write_csv_safe,
 )
@@ -116,15 +116,6 @@ def pairs_stem(out: str | Path) -> Path:
     """``out`` without a PAIRS suffix: ``pairs.parquet`` and ``pairs`` both name the files ``pairs.*``."""
     out = Path(out)
     return out.with_suffix("") if out.suffix.lower() in PAIRS_SUFFIXES else out
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (a PAIRS table's identity)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
