@@ -103,7 +103,8 @@ _CORRECTION = re.compile(
     r"(?:^|(?<=[.,;:!?\n—–-]))\s*(?:(?:hmm+|oh|no)\s*,?\s*){0,3}"
     r"(?:wait|hold on|correction|scratch that|on second thought|i mean|i meant|(?:sorry\s*,?\s*)?i meant"
     r"|or rather|let me correct(?: myself)?"
-    r"|actually(?=[\s,]*(?:no\b|it'?s\b|it is\b|the (?:correct )?answer\b|[\(\[]?[A-HJ-Z](?![A-Za-z'’]))))\b(?:[\s,.:;!—–-]*(?:no|nope)\b)?[\s,.:;!—–-]*",
+    r"|actually(?=[\s,]*(?:no\b|it'?s\b|it is\b|the (?:correct )?answer\b|[\(\[]?[A-HJ-Z](?![A-Za-z'’]))))\b"
+    r"(?:[\s,.:;!—–-]*(?:no|nope)\b)?[\s,.:;!—–-]*",
     re.I,
 )
 _DEGENERATE = re.compile(r"([^\W\d_])\1{7,}")  # 8+ identical letters in a row: random or looping generation
@@ -147,7 +148,9 @@ _ECHO_GAP = re.compile(r"(?:[\W_]|option|choice)*", re.I)  # between the entries
 _CONNECTOR = r"(?:or|and|nor|vs\.?|versus|ou|et|ni|oder|und|y|o|e|или|и)"
 _LETTER_TOKEN = r"(?:[\(\[]([A-Za-z])[\)\]]|(?<![A-Za-z])([A-HJ-Z])(?![A-Za-z'’]))"
 #: two letters joined by a connector: a listing, no single choice ("A or B", "(a) and (b)", "A/B")
-_LISTING = re.compile(_LETTER_TOKEN + r"\s*(?:" + _CONNECTOR + r"\s+|[/&和或]\s*|还是\s*)(?:option\s+)?" + _LETTER_TOKEN)
+_LISTING = re.compile(
+    _LETTER_TOKEN + r"\s*(?:" + _CONNECTOR + r"\s+|[/&和或]\s*|还是\s*)(?:option\s+)?" + _LETTER_TOKEN
+)
 _MENTIONS = [
     re.compile(r"[\(\[]([A-Za-z])[\)\]]"),  # (a) [B]
     re.compile(r"\b(?:option|choice|opción|opcion|opzione|opção|вариант)\s+([A-Za-z])" + _NA, re.I),  # option B
@@ -181,14 +184,15 @@ _AGAINST = re.compile(
     re.I,
 )
 _TRAILING_NEGATION = re.compile(r"(?:\b(?:not|no|never|nor|neither|cannot)|n['’]t)[\W_]*$", re.I)
-_VERDICT_MAX = 60
-_ASKED = re.compile(r"[\s\)\]]*\?")  # a letter asked about ("Option B? No.") is not asserted  # characters after a choice searched for a verdict on it
+_VERDICT_MAX = 60  # characters after a choice searched for a verdict on it
+_ASKED = re.compile(r"[\s\)\]]*\?")  # a letter asked about ("Option B? No.") is not asserted
 _TEXT_VERDICT = re.compile(r" , (?:wrong|incorrect|false|untrue|no) ")  # after a normalised option text
 _LIST_MARK = re.compile(r"[:=\-–—]")
 #: a verdict right at the start: "Incorrect", "wrong", "is clearly wrong", "is not"
 _DIRECT_AGAINST = re.compile(r"(?:(?:is|was|seems|looks|appears)\s+(?:[\w'’]+\s+){0,2}?)?" + _AGAINST.pattern, re.I)
 _VERDICT_LEAD = re.compile(r"[\s\)\]:=\-–—]*(?:\.(?=\s))?\s*")  # "A: false", "A - wrong", "A. Incorrect"
-_NEXT_CHOICE = re.compile(r"[\(\[][A-Za-z][\)\]]|(?<![A-Za-z])[A-Z](?![A-Za-z'’])")  # where the next letter's clause starts
+#: where the next letter's clause starts
+_NEXT_CHOICE = re.compile(r"[\(\[][A-Za-z][\)\]]|(?<![A-Za-z])[A-Z](?![A-Za-z'’])")
 
 # a letter written as a label, with an option's text after it ("B. Four", "(b) four") or before it ("Four (B)")
 _LABEL_AFTER = re.compile(_NB + r"(?:[\(\[]([A-Za-z])[\)\]]|([A-Z])[\)\].:])[ \t]*")
@@ -715,7 +719,8 @@ def extract_choice(response: str, options: Sequence[str]) -> str | None:
     if not text:
         return None
     choice = _decide(text, letters, options)
-    if choice is not None and (_mislabelled(text, letters, options) or _texts_contradict(text, choice, letters, options)):
+    if choice is not None and (_mislabelled(text, letters, options)
+                               or _texts_contradict(text, choice, letters, options)):
         return None  # "A. Four", "No (A)", "B (North-south)", "Answer: A\nThe runway runs east-west."
     return choice
 
