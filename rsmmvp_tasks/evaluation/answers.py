@@ -31,7 +31,8 @@ and its paraphrases below). Each piece is *asserted*, *negated* or *not a choice
 - **Asserted**: every other piece. ``Yes``/``No`` are asserted only as an interjection: starting a
   clause (or after ``so``, ``I think``...) and ending it (or followed by a clause-opening word: ``No
   there isn't``), never as a determiner (``There are no cars``), so a garbage string that merely
-  starts and ends with ``no`` asserts nothing. Other languages' yes/no words likewise.
+  starts and ends with ``no`` asserts nothing. Their synonyms (``yep``, ``nope``, ``absolutely not``,
+  ``sí``, ``oui``, ``nein``, ``是的``...) count as interjections before clause punctuation or the end.
 
 **Any conflict between two pieces of evidence gives no choice** (``None``). The one precedence:
 an explicit answer marker supersedes the reasoning before it (rule 4), and a self-correction what it
@@ -55,6 +56,9 @@ corrects (rule 2). The reply is read in this order:
    right after it, or two alternatives (``A or B``), leave it undecided (``None``); a comma right after
    it (``B is the answer, since ...``) leaves nothing to read after it.
 5. Asserted letters, then ordinals, then option texts: exactly one distinct asserted option decides.
+   Letters are delimited by anything but a Latin letter or digit (``是B`` mentions ``B``). Ordinals:
+   ``the second option``, ``option two``, ``the former`` (not ``the first image``); with options
+   written as digits ``option 2`` is the text ``2`` (``None`` when that differs from the second option).
 
 Then the conflict checks: after a leading letter or an answer marker, any later asserted letter
 that differs gives ``None`` (``A: true / B: true``); and whatever decided, when the option texts
