@@ -34,11 +34,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, details_from_scores  # noqa: E402
-from rsmmvp_tasks.evaluation.scoring import score  # noqa: E402
-from rsmmvp_tasks.sharing.board import collect_board, pairwise  # noqa: E402
-from rsmmvp_tasks.sharing.formatting import interval, md_table, pct  # noqa: E402
-from rsmmvp_tasks.sharing.render import render_board  # noqa: E402
+from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, details_from_scores
+from rsmmvp_tasks.evaluation.scoring import score
+from rsmmvp_tasks.sharing.board import collect_board, pairwise
+from rsmmvp_tasks.sharing.formatting import interval, md_table, pct
+from rsmmvp_tasks.sharing.render import render_board
 
 TASK = "rsmmvp_bench"
 PATTERNS = ("presence", "count", "color", "orientation", "position", "shape", "state", "structure", "viewpoint")

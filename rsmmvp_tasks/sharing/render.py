@@ -121,9 +121,9 @@ def _section_markdown(board: Board, section: Section, comparisons: list[dict[str
     circular = section.protocol == "circular"
     gaps = any(r.get("circular_gap") for r in rows)
     refs = (f"human {human:g}%, " if human is not None else "") + f"chance {CHANCE:g}%"
-    out = [f"## {section.title}", "",
-           f"{len(rows)} run(s) of task `{section.task}` ({section.protocol} protocol) on the dataset with fingerprint "
-           f"`{section.fingerprint or 'not recorded'}`; ranked by pair accuracy ({refs}).", ""]
+    intro = (f"{len(rows)} run(s) of task `{section.task}` ({section.protocol} protocol) on the dataset with "
+             f"fingerprint `{section.fingerprint or 'not recorded'}`; ranked by pair accuracy ({refs}).")
+    out = [f"## {section.title}", "", intro, ""]
     header = ["#", "model", "pair accuracy", "95% interval", "question accuracy", "95% interval", "unreadable"]
     header += ["position bias [95%]"] if circular else []
     header += ["plain - circular (points)"] if gaps else []
@@ -150,10 +150,11 @@ def _section_markdown(board: Board, section: Section, comparisons: list[dict[str
     if not mine:
         out += ["Needs the per-pair outcomes (lmms-eval `--log_samples`) of at least two runs of this section.", ""]
         return out
-    out += [f"Paired on the pairs both runs answered: McNemar's exact test on the pairs one model got right and the "
-            f"other wrong (p, and Holm-adjusted over this section's {len(mine)} comparisons: every two adjacent ranks "
-            f"and every two of the top {TOP_K}), and the 95% paired-bootstrap interval of the difference. Significant: "
-            f"Holm p < {ALPHA:g}. Any other two rows: `rsmmvp leaderboard compare BOARD A B`.", ""]
+    method = (f"Paired on the pairs both runs answered: McNemar's exact test on the pairs one model got right and the "
+              f"other wrong (p, and Holm-adjusted over this section's {len(mine)} comparisons: every two adjacent ranks "
+              f"and every two of the top {TOP_K}), and the 95% paired-bootstrap interval of the difference. "
+              f"Significant: Holm p < {ALPHA:g}. Any other two rows: `rsmmvp leaderboard compare BOARD A B`.")
+    out += [method, ""]
     lines = []
     for c in mine:
         a, b = board.rows[c["a"]], board.rows[c["b"]]
