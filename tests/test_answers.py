@@ -23,9 +23,8 @@ HELDOUT = _load("answer_corpus_heldout.jsonl")  # issue 16: written and committe
 YN, CNT, DIR = ["Yes", "No"], ["Two", "Four"], ["North-south", "East-west"]
 COL, SHIP = ["Red", "Grey"], ["Docked at the pier", "Sailing in open water"]
 #: unseen replies a careful human reads as a letter that the reader leaves unread (None, never a wrong letter):
-#: a paraphrase by another verb ("tied to" = docked), a partial option text ("the right side" for "On the right
-#: side"), a translation of the options (Chinese for "East-west")
-UNSEEN_KNOWN_MISSES = {"unseen-019", "unseen-066", "unseen-100"}
+#: a paraphrase by another verb ("tied to" = docked), a translation of the options (Chinese for "East-west")
+UNSEEN_KNOWN_MISSES = {"unseen-019", "unseen-100"}
 
 
 def test_corpus_is_large_varied_and_honest() -> None:
@@ -402,6 +401,7 @@ READINGS = [
     ("The runway runs from north to south.", DIR, "A"), ("It runs from east to west.", DIR, "B"),
     ("The runway is oriented from south to north.", DIR, "A"), ("The roofs are gray.", COL, "B"),
     ("The ship is sailing in the open water.", SHIP, "B"),
+    ("Right side.", ["On the left side", "On the right side"], "B"),
     ("A road runs east to west.", DIR, "B"), ("A bridge crosses the river from east to west.", DIR, "B"),
     ("no curio northTANsou no curio northTANsou no", YN, None), ("no opBv southTAN no isx no", YN, None),
     ("yes curio wtion yes arets yes", YN, None), ("curio B ithvisi A opBv", CNT, None),

@@ -69,7 +69,8 @@ North-south/East-west), or a letter is written as a label of another option's te
 to decide (the reasoning weighed both).
 
 Option texts are matched case-, punctuation- and hyphen-insensitively as whole words, longest first;
-an article may stand between their words (``sailing in the open water``); a span ``X-Y`` is also
+an article may stand between their words (``sailing in the open water``), a leading preposition and
+article may be left out (``the right side``, ``right side`` = ``On the right side``); a span ``X-Y`` is also
 ``from X to Y`` / ``Y to X`` (``runs from north to south`` = ``North-south``); a count in digits is its
 number word (``4 tanks`` = ``four tanks``); British and American spellings agree (``gray`` = ``grey``).
 A number standing alone stays a number.
@@ -242,6 +243,7 @@ _N_CLAUSE = re.compile(r"[.,;!?。，；！？:\n()\[\]]")
 _N_OTHER_BREAKS = re.compile(r"[^\w\s,]")
 _N_OTHER = re.compile(r"[^\w\s]")
 _N_SPACES = re.compile(r"\s+")
+_PREPOSITIONS = frozenset({"on", "in", "at", "to", "from", "near", "by"})  # optional at an option's start
 _SPAN = re.compile(r"[^\W\d_]+\s*[-/–]\s*[^\W\d_]+")  # an option naming a span between two ends: "North-south"
 #: one spelling per word where British and American English differ on options' words
 _SPELLINGS = {"gray": "grey", "color": "colour", "colors": "colours", "colored": "coloured"}
@@ -402,6 +404,9 @@ def _option_pattern(option: str) -> re.Pattern[str] | None:
     words = [f"(?:{w}|{_DIGIT_WORDS[int(w)]})" if w.isdigit() and int(w) < len(_DIGIT_WORDS) else re.escape(w)
              for w in needle.split(" ")]
     body = r"(?: ,)? (?:(?:the|a|an) )?".join(words)  # an article may stand inside: "sailing in the open water"
+    if len(words) > 2 and words[0] in _PREPOSITIONS:  # "On the right side" = "the right side" = "right side"
+        rest = words[2:] if words[1] in ("the", "a", "an") else words[1:]
+        body = f"(?:{words[0]} )?(?:(?:the|a|an) )?" + r"(?: ,)? (?:(?:the|a|an) )?".join(rest)
     if len(words) == 2 and _SPAN.fullmatch(option.strip()):  # "North-south" = "from north to south", "south to north"
         x, y = words
         body = rf"(?:{body}|(?:from )?{x} to {y}|(?:from )?{y} to {x})"
