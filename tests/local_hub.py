@@ -80,6 +80,15 @@ class LocalHub:
             def do_POST(self) -> None:
                 req = self._record()
                 parts = req.path.strip("/").split("/")
+                if parts == ["api", "repos", "create"]:  # HfApi.create_repo (exist_ok: 409 for an existing repo)
+                    body = json.loads(req.body or b"{}")
+                    repo_id = f"{body.get('organization') or 'user'}/{body['name']}"
+                    if repo_id in hub.repos:
+                        return self._send(409, {"error": "You already created this dataset repo", "url": repo_id})
+                    hub.repos[repo_id] = Repo()
+                    return self._send(200, {"url": f"{hub.endpoint}/datasets/{repo_id}"})
+                if parts == ["api", "validate-yaml"]:  # a README.md's header is checked before its commit
+                    return self._send(200, {"errors": [], "warnings": []})
                 # /api/datasets/ORG/NAME/(preupload|commit)/REV
                 if len(parts) == 6 and parts[:2] == ["api", "datasets"] and parts[4] in ("preupload", "commit"):
                     repo_id = f"{parts[2]}/{parts[3]}"

@@ -184,3 +184,58 @@ def test_rebuild_refuses_an_edited_data_file_and_a_names_only_manifest(tmp_path:
     with pytest.raises(OutputNotEmptyError, match="changed since"):
         build_from_raw(raw, out2)
     build_from_raw(raw, out2, overwrite=True)
+
+
+@pytest.mark.e2e
+def test_build_push_to_a_local_hub_sends_no_absolute_path(tmp_path: Path) -> None:
+    """`rsmmvp build --push` as a user runs it (a subprocess, a real HTTP hub on 127.0.0.1): nothing sent names a
+    file of this machine, and a push without a licence sends nothing at all."""
+    import io
+    import subprocess
+
+    import pyarrow.parquet as pq
+    from local_hub import LocalHub
+
+    from conftest import BIN, offline_env
+
+    rows = read_raw(make_raw_layout(tmp_path / "raw"))
+    home = str(tmp_path / "home" / "ana")
+    # a raw layout naming its images and sources by absolute path (the imagery/encoders columns: test above)
+    table = [{"Index": r["index"], "Question": r["question"], "Options": r["options"], "Correct Answer": r["answer"],
+              "Visual Pattern": r["pattern"], "Image": r["image"], "Source": f"{home}/scenes/s{k}.tif"}
+             for k, r in enumerate(rows)]
+    raw = tmp_path / "raw"
+    layout = raw / "questions.json"
+    for old in raw.glob("*.csv"):
+        old.unlink()
+    layout.write_text(json.dumps(table))
+    env = offline_env(tmp_path / "hf_home")
+    for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        env.pop(k, None)
+    with LocalHub() as hub:
+        env.update(HF_TOKEN="hf_localTestToken0123456789abcdef", HF_ENDPOINT=hub.endpoint,
+                   HF_HUB_DISABLE_TELEMETRY="1")
+
+        def build(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([str(BIN / "rsmmvp"), "build", "--raw", str(raw), *extra], env=env, cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=300)
+
+        refused = build("--out", str(tmp_path / "o1"), "--push", "me/rs")
+        assert refused.returncode == 2 and "--license" in refused.stderr and not hub.requests
+        pushed = build("--out", str(tmp_path / "o2"), "--push", "me/rs", "--license", "cc-by-4.0")
+        assert pushed.returncode == 0, pushed.stderr[-3000:]
+        files = hub.repos["me/rs"].files
+    assert "README.md" in files and any(name.endswith(".parquet") for name in files)
+    assert not [name for name in files if name.startswith("lmms_eval/") or name.endswith(".rsmmvp-build.json")]
+    import pyarrow as pa
+
+    for name, content in files.items():
+        if name.endswith((".parquet", ".arrow")):  # the data, as its readers see it (strings, not compressed pages)
+            table = (pq.read_table(io.BytesIO(content)) if name.endswith(".parquet")
+                     else pa.ipc.open_stream(content).read_all())
+            rows_sent = table.drop(["image"]).to_pylist()
+            assert rows_sent[0]["source"] == "s0.tif"
+            text = json.dumps(rows_sent) + json.dumps([r["image"]["path"] for r in table.to_pylist()])
+        else:
+            text = content.decode("utf-8")
+        assert home not in text and str(tmp_path) not in text and not local_paths(text), (name, local_paths(text))
