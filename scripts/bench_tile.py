@@ -129,6 +129,9 @@ def main() -> None:
               f"{args.repeat}; written under {root}")
         print(f"{'tiles':>8} {'px':>4} {'scenes':>6} {'bare us/tile':>13} {'tile us/tile':>13} {'tile/bare':>9}  "
               "(CPU time; stretch range:500,9000 unless said)")
+        warm = write_scene(root / "warm.tif", 64)  # imports and first calls, untimed
+        bare([warm], root / "warm_bare", 32, (LOW, HIGH))
+        ours([warm], root / "warm_ours", 32, f"range:{LOW:g},{HIGH:g}")
         for n, size, scene_px, stretch, limits in rows:
             base = root / f"scene{scene_px}.tif"
             if not base.exists():

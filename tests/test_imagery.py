@@ -163,39 +163,127 @@ def test_landsat8_scene_reads_neither_saturated_nor_black() -> None:
 # ---------------------------------------------------------------- footprints
 
 
-def test_center_lonlat_and_distances() -> None:
+def _dms(d: float, m: float, sec: float) -> float:
+    return d + m / 60 + sec / 3600
+
+
+def _ground_between_closest(crs: str, a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Geodesic distance between the grid-closest points of two rectangles of one projected CRS: one
+    pair of their points, so never below the true shortest ground distance."""
+    from rasterio.warp import transform
+
+    def clamp(v: float, lo: float, hi: float) -> float:
+        return min(max(v, lo), hi)
+
+    pa = (clamp(b[0], a[0], a[2]) if b[0] > a[2] else clamp(b[2], a[0], a[2]),
+          clamp(b[1], a[1], a[3]) if b[1] > a[3] else clamp(b[3], a[1], a[3]))
+    pb = (clamp(pa[0], b[0], b[2]), clamp(pa[1], b[1], b[3]))
+    (x1, x2), (y1, y2) = transform(crs, "EPSG:4326", [pa[0], pb[0]], [pa[1], pb[1]])
+    return distance_m(x1, y1, x2, y2)
+
+
+def test_center_lonlat_and_distances_on_the_ellipsoid() -> None:
+    """Published WGS 84 / GRS 80 geodesics; a degree of latitude at the equator is 110 574 m, not the
+    sphere's 111 195 m (the 0.56 % the old haversine overstated north-south gaps by)."""
     lon, lat = center_lonlat(UTM21S, (499_000.0, 7_199_000.0, 501_000.0, 7_201_000.0))
     assert lon == pytest.approx(-57.0, abs=1e-9)  # zone 21's central meridian
     assert -26 < lat < -25
-    assert distance_m(0, 0, 0, 1) == pytest.approx(111_195, rel=1e-3)
+    assert distance_m(0, 0, 0, 1) == pytest.approx(110_574.389, abs=0.01)
+    assert distance_m(0, 0, 1, 0) == pytest.approx(111_319.491, abs=0.01)
+    assert distance_m(0, 0, 0, 90) == pytest.approx(10_001_965.729, abs=0.01)  # the meridian quadrant
+    flinders, buninyong = (_dms(144, 25, 29.52440), -_dms(37, 57, 3.72030)), (_dms(143, 55, 35.38390),
+                                                                              -_dms(37, 39, 10.15610))
+    assert distance_m(*flinders, *buninyong) == pytest.approx(54_972.271, abs=0.01)  # Vincenty's example
+    north = Footprint("EPSG:4326", (10.0, 1.0, 10.01, 1.01))
+    south = Footprint("EPSG:4326", (10.0, 0.0, 10.01, 0.01))
+    assert separation(north, south)[1] <= distance_m(10.0, 0.01, 10.0, 1.0) < 0.995 * 0.99 * 111_195
 
 
-def test_separation_same_crs_is_exact() -> None:
-    a = Footprint(UTM21S, (0.0, 0.0, 6720.0, 6720.0))
+def test_separation_same_crs_is_exact_in_the_grid_and_ground_true() -> None:
+    """Overlap as drawn; the gap is the grid gap over the largest scale factor: never above the ground
+    distance between the grid-closest points, and within 1e-3 of it (the scale varies across a tile)."""
+    far_west = 0.0  # 500 km west of zone 21's central meridian, where UTM's scale is about 1.0027
+    a = Footprint(UTM21S, (far_west, 0.0, far_west + 6720.0, 6720.0))
     touching = Footprint(UTM21S, (6720.0, 0.0, 13440.0, 6720.0))
     overlapping = Footprint(UTM21S, (3360.0, 0.0, 10080.0, 6720.0))
-    apart = Footprint(UTM21S, (7720.0, 0.0, 14440.0, 6720.0))
     assert separation(a, touching) == (False, 0.0)
     assert separation(a, overlapping) == (True, 0.0)
-    assert separation(a, apart) == (False, 1000.0)
-    diagonal = Footprint(UTM21S, (9720.0, 10720.0, 12000.0, 12000.0))
-    assert separation(a, diagonal)[1] == pytest.approx(5000.0)  # 3000 east, 4000 north
+    for b in (Footprint(UTM21S, (7720.0, 0.0, 14440.0, 6720.0)), Footprint(UTM21S, (9720.0, 10720.0, 12000.0, 12000.0))):
+        overlap, gap = separation(a, b)
+        truth = _ground_between_closest(UTM21S, a.bounds, b.bounds)
+        assert not overlap and truth * (1 - 1e-3) <= gap <= truth
+    near_cm = (Footprint(UTM21S, (500_000.0, 7.2e6, 506_720.0, 7_206_720.0)),
+               Footprint(UTM21S, (510_000.0, 7.2e6, 516_720.0, 7_206_720.0)))
+    gap = separation(*near_cm)[1]
+    assert 3280.0 < gap <= _ground_between_closest(UTM21S, near_cm[0].bounds, near_cm[1].bounds)  # scale 0.9996 < 1
+
+
+def test_separation_in_web_mercator_is_not_the_grid_distance() -> None:
+    """EPSG:3857 at 60 degrees north: 2 grid metres per ground metre; the grid gap would double the distance.
+    (Web Mercator is not conformal on the ellipsoid: the bound takes its largest axis, 0.2 % conservative.)"""
+    from rasterio.warp import transform
+
+    (x,), (y,) = transform("EPSG:4326", "EPSG:3857", [10.0], [60.0])
+    a = Footprint("EPSG:3857", (x, y, x + 500.0, y + 500.0))
+    b = Footprint("EPSG:3857", (x + 2500.0, y, x + 3000.0, y + 500.0))
+    gap = separation(a, b)[1]
+    truth = _ground_between_closest("EPSG:3857", a.bounds, b.bounds)
+    assert truth < 1010 and truth * (1 - 5e-3) <= gap <= truth
 
 
 def test_separation_across_crs_never_overstates() -> None:
-    """The same two places in UTM and in lon/lat: the cross-CRS gap is at most the exact one."""
+    """The same two places in UTM and in lon/lat: the cross-CRS gap is at most the ground distance."""
     from rsmmvp_tasks.imagery.geo import lonlat_bounds
 
     a = Footprint(UTM21S, (500_000.0, 7_200_000.0, 506_720.0, 7_206_720.0))
     b = Footprint(UTM21S, (510_000.0, 7_200_000.0, 516_720.0, 7_206_720.0))
-    exact = separation(a, b)[1]
+    truth = _ground_between_closest(UTM21S, a.bounds, b.bounds)
     b_geo = Footprint("EPSG:4326", lonlat_bounds(b.crs, b.bounds))
     overlap, approx = separation(a, b_geo)
-    assert exact == pytest.approx(3280.0)
-    assert not overlap and 0.9 * exact < approx <= exact
+    assert not overlap and 0.9 * truth < approx <= truth
     fps = [a, None, b]
     ov, gap = pair_separation(fps, [0, 0], [1, 2])
-    assert not ov[0] and np.isnan(gap[0]) and gap[1] == pytest.approx(3280.0)
+    assert not ov[0] and np.isnan(gap[0]) and gap[1] == pytest.approx(truth, rel=1e-5)
+    # either side of the antimeridian: near, measured the short way round
+    east = Footprint("EPSG:4326", (179.9, 10.0, 179.95, 10.05))
+    west = Footprint("EPSG:4326", (-179.95, 10.0, -179.9, 10.05))
+    assert separation(east, west)[1] <= distance_m(179.95, 10.05, -179.95, 10.05) < 12_000
+
+
+def _outline(box: np.ndarray, k: int) -> np.ndarray:
+    """``(2, 4k)`` lon, lat of ``k`` points along each side of a ``(west, south, east, north)`` box."""
+    w, s, e, n = box
+    t = np.linspace(0.0, 1.0, k)
+    return np.concatenate([np.stack([w + (e - w) * t, np.full_like(t, s)]), np.stack([w + (e - w) * t, np.full_like(t, n)]),
+                           np.stack([np.full_like(t, w), s + (n - s) * t]), np.stack([np.full_like(t, e), s + (n - s) * t])],
+                          axis=1)
+
+
+def test_box_gap_is_a_tight_lower_bound_against_brute_force() -> None:
+    """Random lon/lat boxes (sizes 0.001-2 degrees, gaps up to 10 degrees, all latitudes): the gap is at
+    most the brute-force minimum over dense samples of both outlines (which is at least the true one)
+    and at least that minimum less the sample spacing (the true one is at least that)."""
+    from rsmmvp_tasks.imagery.geodesic import box_gap_m, inverse_m
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    while checked < 20:
+        lat, size, size2 = rng.uniform(-80, 78), 10 ** rng.uniform(-3, 0.3), 10 ** rng.uniform(-3, 0.3)
+        west = rng.uniform(-180, 178 - size)
+        a = np.array([west, lat, west + size, lat + size * rng.uniform(0.2, 1)])
+        glon, glat = (10 ** rng.uniform(-3, 1) * rng.choice([-1, 1, 0]) for _ in range(2))
+        w2 = a[2] + glon if glon >= 0 else a[0] + glon - size2
+        s2 = a[3] + glat if glat >= 0 else a[1] + glat - size2
+        b = np.array([w2, s2, w2 + size2, min(s2 + size2, 89.0)])
+        if b[1] < -89 or b[3] <= b[1] or b[0] < -180 or b[2] > 180 or glon == glat == 0:
+            continue
+        pa, pb = _outline(a, 100), _outline(b, 100)
+        brute = float(inverse_m(pa[0][:, None], pa[1][:, None], pb[0][None, :], pb[1][None, :]).min())
+        spacing = max(float(inverse_m(box[0], box[1], box[2], box[1])) + float(inverse_m(box[0], box[1], box[0], box[3]))
+                      for box in (a, b)) / 99
+        gap = float(box_gap_m(a[None], b[None])[0])
+        assert gap <= brute and gap >= brute - spacing, (a, b, gap, brute)
+        checked += 1
 
 
 def test_read_settings_bytes_roundtrip_through_pil_buffer() -> None:

@@ -5,18 +5,26 @@ units of its ``crs`` (a CRS text rasterio understands: ``"EPSG:32621"``, WKT, PR
 uses ``rasterio.warp`` (GDAL/PROJ, shipped with rasterio); longitude/latitude are WGS 84
 (``EPSG:4326``) degrees.
 
-Separation of two footprints (:func:`separation`, vectorised as :func:`pair_separation`):
+Separation of two footprints (:func:`separation`, vectorised as :func:`pair_separation`) is a
+ground distance on the WGS 84 ellipsoid that is **never overstated**: a rule "at least D metres
+apart" may drop a pair that is slightly farther, never keep one that is closer.
 
 * **same projected CRS in linear units** (the tiles of one scene, or of scenes in one UTM zone):
-  exact — the rectangles are compared in that CRS, the gap is the shortest distance between them in
-  metres (the CRS's unit factor applied);
-* **otherwise** (different CRS, geographic CRS): both rectangles are reprojected to lon/lat boxes
-  (edges densified, so a box holds its whole footprint) and the gap is measured on a sphere of
-  radius :data:`EARTH_RADIUS_M`, east-west degrees scaled by the cosine of the box latitude farthest
-  from the equator. Boxes can only grow and the scale only shrink, so this **never overstates** a
-  distance: a rule "at least D metres apart" may drop a pair that is slightly farther, never keep
-  one that is closer. Boxes crossing the antimeridian are not supported (their span is taken the
-  long way round, so they look larger: again conservative).
+  the rectangles are compared in that CRS (overlap exactly as drawn), and their gap in grid metres
+  is divided by the largest **scale factor** (grid length / ground length, the largest axis of the
+  Tissot ellipse, measured numerically with :mod:`~rsmmvp_tasks.imagery.geodesic`) at the corners and
+  centres of the two footprints, plus a relative margin of 1e-6. A grid distance is not a ground
+  distance: UTM's scale is 0.9996 on its central meridian and above 1.001 near a zone's edge;
+  Web Mercator's is ``1 / cos(lat)`` (2 at 60 degrees). This assumes the scale on the way between
+  two footprints is not larger than at their corners — true for transverse Mercator (UTM), Mercator,
+  polar stereographic and conic projections, whose scale grows away from their central line,
+  parallel or pole;
+* **otherwise** (different CRSs, or a geographic CRS such as EPSG:4326): both rectangles are
+  reprojected to lon/lat boxes (edges densified, so a box holds its whole footprint) and the gap is
+  :func:`~rsmmvp_tasks.imagery.geodesic.box_gap_m`: geodesic on the ellipsoid between the boxes'
+  closest points, less a stated margin. Boxes on either side of the antimeridian are measured the
+  short way round; a box that itself crosses the antimeridian is taken the long way round (larger:
+  again conservative).
 
 ``overlap`` is true when the interiors intersect (rectangles that only share an edge or a corner do
 not overlap; their gap is 0).
@@ -30,19 +38,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from rsmmvp_tasks.imagery.geodesic import box_gap_m, inverse_m
+
 __all__ = [
-    "EARTH_RADIUS_M",
     "Footprint",
     "center_lonlat",
     "distance_m",
     "lonlat_bounds",
     "pair_separation",
+    "scale_bound",
     "separation",
 ]
 
-#: Mean Earth radius (IUGG), metres.
-EARTH_RADIUS_M = 6_371_008.8
 _WGS84 = "EPSG:4326"
+#: Relative margin added to the measured largest scale factor of a projected CRS.
+SCALE_MARGIN_REL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -105,11 +115,42 @@ def lonlat_bounds(crs: str, bounds: Sequence[float]) -> tuple[float, float, floa
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle (haversine) distance in metres between two lon/lat points in degrees."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """Geodesic distance in metres on the WGS 84 ellipsoid between two lon/lat points in degrees
+    (:func:`~rsmmvp_tasks.imagery.geodesic.inverse_m`)."""
+    return float(inverse_m(lon1, lat1, lon2, lat2))
+
+
+def scale_bound(crs: str, bounds: Any) -> Any:
+    """``(m,)`` array: for each rectangle of ``bounds`` (``(m, 4)``, CRS units of the projected ``crs``),
+    the largest scale factor (grid metres per ground metre, in any direction) at its corners and
+    centre, times ``1 + SCALE_MARGIN_REL``.
+
+    Measured numerically: from each point, steps of 10 grid metres east, north and north-east are
+    reprojected to lon/lat and measured on the ellipsoid; the three lengths give the local metric
+    (the Tissot ellipse), whose largest axis is the bound.
+    """
+    import numpy as np
+    from rasterio.warp import transform
+
+    bounds = np.asarray(bounds, np.float64).reshape(-1, 4)
+    unit = _metres_per_unit(crs) or 1.0
+    left, bottom, right, top = bounds.T
+    xs = np.stack([left, right, left, right, (left + right) / 2], axis=1).ravel()
+    ys = np.stack([bottom, bottom, top, top, (bottom + top) / 2], axis=1).ravel()
+    step_m = 10.0
+    h = step_m / unit
+    diag = h / math.sqrt(2.0)
+    px = np.concatenate([xs, xs + h, xs, xs + diag])
+    py = np.concatenate([ys, ys, ys + h, ys + diag])
+    lon, lat = (np.asarray(v) for v in transform(_crs(crs), _crs(_WGS84), px.tolist(), py.tolist()))
+    n = len(xs)
+    ground = [inverse_m(lon[:n], lat[:n], lon[k * n:(k + 1) * n], lat[k * n:(k + 1) * n]) / step_m
+              for k in (1, 2, 3)]
+    q11, q22 = ground[0] ** 2, ground[1] ** 2
+    q12 = ground[2] ** 2 - (q11 + q22) / 2
+    smallest = (q11 + q22) / 2 - np.sqrt(((q11 - q22) / 2) ** 2 + q12 ** 2)
+    k = 1.0 / np.sqrt(np.maximum(smallest, 1e-12))
+    return k.reshape(-1, 5).max(axis=1) * (1 + SCALE_MARGIN_REL)
 
 
 def _box_gap(a: Any, b: Any) -> tuple[Any, Any, Any]:
@@ -150,7 +191,16 @@ def pair_separation(footprints: Sequence[Footprint | None], i: Any, j: Any) -> t
         unit = unit_of[code[i[exact]]]
         ov, dx, dy = _box_gap(native[i[exact]], native[j[exact]])
         overlap[exact] = ov
-        gap[exact] = np.hypot(dx, dy) * unit
+        grid = np.hypot(dx, dy) * unit
+        scale = np.ones(n)
+        apart = np.zeros(len(i), bool)  # pairs with a gap: their footprints' scale is needed
+        apart[exact] = grid > 0
+        needed = np.unique(np.concatenate([i[apart], j[apart]]))
+        for text, c in crs_codes.items():
+            mine = needed[code[needed] == c]
+            if len(mine):
+                scale[mine] = scale_bound(text, native[mine])
+        gap[exact] = grid / np.maximum(scale[i[exact]], scale[j[exact]])
     rest = known & ~exact
     if rest.any():
         needed = np.unique(np.concatenate([i[rest], j[rest]]))
@@ -158,10 +208,9 @@ def pair_separation(footprints: Sequence[Footprint | None], i: Any, j: Any) -> t
         for k in needed.tolist():
             boxes[k] = footprints[k].lonlat_bounds()  # type: ignore[union-attr]
         a, b = boxes[i[rest]], boxes[j[rest]]
-        ov, dlon, dlat = _box_gap(a, b)
-        far_lat = np.radians(np.max(np.abs(np.stack([a[:, 1], a[:, 3], b[:, 1], b[:, 3]])), axis=0))
+        ov, _dlon, _dlat = _box_gap(a, b)
         overlap[rest] = ov
-        gap[rest] = EARTH_RADIUS_M * np.hypot(np.radians(dlat), np.radians(dlon) * np.cos(far_lat))
+        gap[rest] = np.where(ov, 0.0, box_gap_m(a, b))
     return overlap, gap
 
 

@@ -78,7 +78,12 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import EXIT_VIOLATIONS, InputError, RsmmvpError, UsageError
-from rsmmvp_tasks.fileio import FORMULA_PREFIXES, atomic_write_bytes, atomic_write_text, csv_safe_cell
+from rsmmvp_tasks.fileio import (
+    FORMULA_PREFIXES,
+    atomic_write_bytes,
+    atomic_write_text,
+    csv_safe_cell,
+)
 from rsmmvp_tasks.imagery.read import (
     ImageryError,
     RasterData,
