@@ -95,7 +95,7 @@ def test_lmms_eval_mmvp_parser_is_the_worse_baseline() -> None:
     baseline = _baseline()
     assert baseline("there is a car") == "A"
     assert extract_choice("there is a car", YN) is None
-    for cases in (CORPUS, UNSEEN):
+    for cases in (CORPUS, UNSEEN, HELDOUT):
         ours = sum(extract_choice(c["response"], c["options"]) == c["expected"] for c in cases)
         theirs = sum(baseline(c["response"]) == c["expected"] for c in cases)
         assert theirs < ours
