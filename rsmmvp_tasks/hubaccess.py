@@ -114,15 +114,16 @@ def go_offline() -> None:
         config.HF_HUB_OFFLINE = True
 
 
-def check_hub(what: str, *, required: bool, say: Callable[[str], None] | None = None) -> bool:
+def check_hub(what: str, *, required: bool, say: Callable[[str], None] | None = None,
+              endpoint: str | None = None) -> bool:
     """Whether ``what`` (a command, as shown in messages) may use the hub; see the module docstring.
 
     Returns True when the hub answered, False when the process is offline (it was, or now is).
     Raises :class:`~rsmmvp_tasks.errors.ServiceError` when the hub is unreachable or offline mode is
     on and ``required``. ``say`` prints the one-line notice of the switch to offline mode (default:
-    stderr).
+    stderr). ``endpoint``: the hub to probe (default :func:`hub_endpoint`).
     """
-    endpoint = hub_endpoint()
+    endpoint = (endpoint or hub_endpoint()).rstrip("/")
     if hub_offline():
         if required:
             raise ServiceError(f"{what}: needs the Hugging Face hub, but offline mode is on (HF_HUB_OFFLINE); "

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from rsmmvp_tasks.commands.argtypes import nonnegative_int, positive_int
 from rsmmvp_tasks.commands.tile import add_read_options, read_settings
+from rsmmvp_tasks.hubaccess import check_hub
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from rsmmvp_tasks.mining.embed import embed_images
 
+    if not (os.path.exists(str(args.encoder)) and os.path.exists(str(args.images))):
+        check_hub("rsmmvp embed", required=False)  # may need the hub: probe once; unreachable -> offline at once
     try:
         stats = embed_images(
             args.images, args.encoder, args.out, kind=args.kind, column=args.column, batch_size=args.batch_size,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import DataViolationError, ServiceError, UsageError
+from rsmmvp_tasks.hubaccess import check_hub
 from rsmmvp_tasks.public import strip_local_paths
 from rsmmvp_tasks.secrets import redact
 from rsmmvp_tasks.sharing.formatting import interval, pct
@@ -148,6 +149,7 @@ def submit(path: str | Path, repo_id: str, *, dry_run: bool = False, endpoint: s
         return submission, f"{description}\ntoken: {found}\ndry run: nothing was sent", None
     if not token:
         raise UsageError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (the token is read, never shown)")
+    check_hub("rsmmvp leaderboard submit", required=True, endpoint=endpoint)  # one probe, not a minute of retries
     from huggingface_hub import CommitOperationAdd, HfApi
 
     api = HfApi(endpoint=endpoint, token=token)
