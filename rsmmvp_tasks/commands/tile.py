@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Cut each SCENE into SIZE x SIZE tiles (full tiles only, every STRIDE pixels), stretched to 8 bits with "
             "one stretch per scene, written as DIR/<scene>/<scene>_r<row>_c<col>.png, plus DIR/tiles.parquet and "
             "DIR/tiles.csv (source, window, CRS, bounds, centre lon/lat of every tile) and DIR/tiles.json. Rerunning "
-            "the same command resumes. Then: rsmmvp embed DIR ..."
+            "the same command resumes; runs into one DIR accumulate scenes (a file name already taken there gets a "
+            "short hash of its path), one run at a time. Exit 1 when no scene gives a tile. Then: rsmmvp embed DIR ..."
         ),
     )
     p.add_argument("scenes", nargs="+", metavar="SCENE", help="raster files rasterio can read (GeoTIFF, JP2, VRT, ...)")

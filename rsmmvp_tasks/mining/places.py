@@ -7,8 +7,9 @@ and:
 
 * ``--min-distance-m D`` drops every candidate pair whose footprints overlap or lie less than ``D``
   metres apart (``D = 0``: only overlapping footprints are dropped; touching tiles stay). Distances
-  are those of :mod:`rsmmvp_tasks.imagery.geo` (exact within one projected CRS, never overstated
-  across CRSs);
+  are those of :mod:`rsmmvp_tasks.imagery.geo`: ground distances on the WGS 84 ellipsoid, never
+  overstated (overlap exact within one projected CRS). Footprints are read sorted (``bottom <= top``)
+  whatever table they come from, so tiles of south-up rasters work;
 * ``--different-scenes`` drops every candidate pair whose tiles come from the same scene file.
 
 The rules act on the *candidates*, before the greedy choice, so a dropped pair does not use up its
