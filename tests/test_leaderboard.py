@@ -603,6 +603,71 @@ def test_judged_and_unjudged_runs_are_different_rows(runs: dict[str, Path], tmp_
     assert by_label["dummy (response=A) [judge: gpt-x (prompt 1)]"]["identity"]["judge"] == "gpt-x (prompt 1)"
 
 
+@pytest.mark.e2e
+def test_realistic_runs_sections_identities_and_the_kept_run(runs: dict[str, Path], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Real lmms-eval runs: one model unjudged, judged (a local chat-completions server) and with a judge that
+    answers 401 (made last); always-A again with --timezone UTC (made after the default-zone run, so its UTC stamp
+    reads earlier as text); rule_vlm's circular run beside its plain one."""
+    from conftest import run_lmms_eval
+    from judgeserver import JudgeServer
+
+    unsure = ["--model", "dummy", "--model_args", "response=I cannot tell", "--tasks", "rsmmvp_mini"]
+    made: dict[str, Path] = {}
+
+    def run(name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        out = tmp_path / name
+        result = run_lmms_eval(args, out, env_extra={"RSMMVP_CACHE": str(tmp_path / f"cache_{name}"), **(env or {})})
+        assert result.results is not None, result.output[-3000:]
+        made[name] = out
+
+    with JudgeServer() as server:
+        judge_env = {"RSMMVP_JUDGE_BASE_URL": server.base_url, "RSMMVP_JUDGE_MODEL": "judge-model",
+                     "RSMMVP_JUDGE_API_KEY": "sk-test-0123456789abcdef"}
+        run("unjudged", unsure)
+        server.default = "A"
+        run("judged", unsure, judge_env)
+        server.mode, server.status = "error", 401
+        run("judge_401", unsure, judge_env)
+    run("utc", ["--model", "dummy", "--model_args", "response=A", "--tasks", "rsmmvp_mini", "--timezone", "UTC"])
+    plugin = str(runs["rule"].parent / "plugin")
+    run("circular", ["--model", "rule_vlm", "--tasks", "rsmmvp_mini_circular"], {"PYTHONPATH": plugin})
+
+    sources = [runs["a"], runs["rule"], *made.values()]
+    code, err, board = _collect(capsys, tmp_path / "board.json", *sources)
+    assert code == 0, err
+    assert board is not None
+    assert [(s.task, s.protocol) for s in board.sections] == [("rsmmvp_mini", "plain"),
+                                                              ("rsmmvp_mini_circular", "circular")]
+    def made_by(row: dict[str, Any]) -> str:
+        return next((name for name, out in made.items() if row["source"].startswith(str(out) + "/")), row["label"])
+    rows = {made_by(r): r for r in board.rows}
+    # judged and unjudged: two rows; the run whose every judge call failed is the newest unjudged one
+    assert "judged" in rows and "judge_401" in rows and "unjudged" not in rows
+    assert rows["judged"]["identity"]["judge"].startswith("judge-model (prompt ")
+    assert rows["judge_401"]["identity"]["judge"] == "off"
+    assert "[judge: judge-model" in rows["judged"]["label"] and "judge" not in rows["judge_401"]["label"].replace(
+        "[no judge]", "")
+    # the --timezone UTC run is the newer instant: kept, although its stamp sorts first as text
+    utc_stamp = Path(rows["utc"]["source"]).name[:15]
+    (singapore,) = [p.name[:15] for p in runs["a"].rglob("*_results.json")]
+    assert utc_stamp < singapore
+    assert rows["utc"]["identity"]["model"] == "dummy (response=A)" and rows["utc"]["date"].endswith("Z")
+    assert not any(r["source"].startswith(str(runs["a"])) for r in board.rows)
+    # circular: position bias with its interval, and the plain - circular gap on both rule_vlm rows
+    circular = rows["circular"]
+    assert circular["position_bias"] is not None and 0 <= circular["position_bias"]["ci_low"] <= \
+        circular["position_bias"]["value"] <= circular["position_bias"]["ci_high"] <= 1
+    (plain_rule,) = [r for r in board.rows if r["model"] == "rule_vlm" and r["protocol"] == "plain"]
+    assert plain_rule["circular_gap"] is not None and plain_rule["circular_gap"] == circular["circular_gap"]
+    # compare: refused across protocols unless asked, and then it says what it compares
+    i, j = board.rows.index(plain_rule) + 1, board.rows.index(circular) + 1
+    code, _, err = _cli(["compare", str(tmp_path / "board.json"), str(i), str(j)], capsys)
+    assert code == 2 and "--across-protocols" in err
+    code, out, err = _cli(["compare", str(tmp_path / "board.json"), str(i), str(j), "--across-protocols"], capsys)
+    assert code == 0 and "how much its score depends on the protocol" in out, err
+
+
 def _outcomes(values: list[int]) -> dict[str, int]:
     return {f"p{i}": v for i, v in enumerate(values)}
 
