@@ -172,3 +172,34 @@ def test_killed_mine_resumes_from_its_last_block(tmp_path, index: str) -> None:
     candidate_pairs(clip, ssl, MineParams(block=64, index=index, clip_min=0.96), checkpoint=ckpt, checkpoint_every=0,
                     on_rows=other.append)
     assert other[0] == seen[0]
+
+
+def test_cli_index_and_recall_go_into_pairs_json(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rsmmvp mine --index ivf --check-recall K`: the recall is printed and recorded in PAIRS.json; no checkpoint left."""
+    import json
+
+    from rsmmvp_tasks.cli import main
+    from rsmmvp_tasks.mining.store import CacheWriter
+
+    pytest.importorskip("faiss", reason="optional: pip install faiss-cpu")
+    clip, ssl = clustered(n=500)
+    ids = [f"im{k:04d}" for k in range(len(clip))]
+    for name, vecs in (("clip", clip), ("ssl", ssl)):
+        w = CacheWriter(tmp_path / name, {"encoder": f"test/{name}", "kind": name, "dim": vecs.shape[1],
+                                          "dtype": "float16", "source": "synthetic"})
+        w.write_shard(ids, vecs, [None] * len(ids))
+    code = main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "ssl"), "--out", str(tmp_path / "P"),
+                 "--index", "ivf", "--nlist", "8", "--nprobe", "8", "--check-recall", "60", "--no-progress",
+                 "--no-export-images"])
+    assert code == 0
+    meta = json.loads((tmp_path / "P.json").read_text())
+    assert meta["recall"]["recall"] == 1.0 and meta["recall"]["exact_pairs"] > 0  # nprobe = nlist: every list searched
+    assert meta["search"]["index"] == "ivf" and meta["search"]["nlist"] == 8
+    assert meta["params"]["index"] == "ivf" and meta["params"]["check_recall"] == 60
+    assert "recall of the ivf candidate stage: 1.0000" in capsys.readouterr().out
+    assert not (tmp_path / "P.checkpoint.npz").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["mine", "--clip", str(tmp_path / "clip"), "--ssl", str(tmp_path / "ssl"), "--out", str(tmp_path / "Q"),
+              "--index", "annoy"])
+    assert exc.value.code == 2
+    assert "--index" in capsys.readouterr().err

@@ -3,7 +3,9 @@
 The rule and the search are documented in :mod:`rsmmvp_tasks.mining.search`, the PAIRS files in
 :mod:`rsmmvp_tasks.mining.pairs`, the place rules (``--tiles``, ``--min-distance-m``,
 ``--different-scenes``) in :mod:`rsmmvp_tasks.mining.places`, ``--stats`` in :mod:`rsmmvp_tasks.mining.stats`. Writes ``PAIRS.parquet``, ``PAIRS.csv`` and ``PAIRS.json``
-(parameters and counts). Exit status (:mod:`rsmmvp_tasks.errors`): 0 done (even with no pair found:
+(parameters, counts, the search settings used and, with ``--check-recall``, the measured recall;
+:mod:`rsmmvp_tasks.mining.ann`). A killed search resumes from ``PAIRS.checkpoint.npz``
+(:mod:`rsmmvp_tasks.mining.resume`; ``--no-resume`` starts over). Exit status (:mod:`rsmmvp_tasks.errors`): 0 done (even with no pair found:
 a warning says so), 2 a bad option or device, a missing, damaged, swapped or non-overlapping cache.
 """
 
@@ -14,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.commands.argtypes import float_between, positive_int
+from rsmmvp_tasks.commands.argtypes import float_between, nonnegative_int, positive_int
 
 log = logging.getLogger(__name__)
 cosine = float_between(-1.0, 1.0)
@@ -25,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "mine",
         help="mine CLIP-blind pairs from a CLIP cache and an SSL cache",
         description=("Pairs whose CLIP cosine is >= --clip-min and whose SSL cosine is < --ssl-max, ranked by the "
-                     "gap clip - ssl, each image in at most --max-per-image pairs. Exact blocked search."),
+                     "gap clip - ssl, each image in at most --max-per-image pairs. Exact blocked search (or --index ivf|hnsw)."),
     )
     p.add_argument("--clip", required=True, metavar="CACHE", help="cache written by `rsmmvp embed` with a CLIP model")
     p.add_argument("--ssl", required=True, metavar="CACHE", help="cache written by `rsmmvp embed` with a self-supervised model")
@@ -36,12 +38,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="pairs with SSL cosine >= this are near-duplicates and never kept (default: 0.9; matters "
                         "when --ssl-max is raised above it; 1 keeps all but identical images)")
     p.add_argument("--max-per-image", type=positive_int, default=1, help="pairs one image may appear in (default: 1)")
-    p.add_argument("--block", type=positive_int, default=4096, help="tile size of the blocked search; memory ~ block^2 floats (default: 4096)")
+    p.add_argument("--block", type=positive_int, default=None,
+                   help="tile size of the exact search; memory ~ 5 block^2 bytes (default: the largest power of two "
+                        "whose tile fits a quarter of the device's free memory, at most 16384 on a GPU, 4096 on the CPU)")
+    p.add_argument("--precision", choices=("auto", "fp32", "tf32", "bf16"), default="auto",
+                   help="matmul precision of the exact search's candidate pass; every candidate is re-scored in float64, "
+                        "so the pairs are the same in each (default auto: bf16 on a GPU, fp32 on the CPU)")
     p.add_argument("--max-candidates", type=positive_int, default=5_000_000,
                    help="candidate pairs kept in memory; beyond, the lowest gaps are dropped with a warning (default: 5e6)")
     p.add_argument("--backend", choices=("torch", "faiss"), default="torch",
                    help="torch: exact blocked matmul (default); faiss: range search (pip install faiss-cpu)")
     p.add_argument("--device", default="cpu", help="torch device for the search (default: cpu; e.g. cuda); checked up front")
+    ann = p.add_argument_group("approximate search (faiss: pip install faiss-cpu)")
+    ann.add_argument("--index", choices=("exact", "ivf", "hnsw"), default="exact",
+                     help="candidate stage of the CLIP step: exact (default; every pair visited), or an approximate faiss "
+                          "index, which can miss pairs (measure how many with --check-recall)")
+    ann.add_argument("--nlist", type=positive_int, default=None, help="ivf: k-means lists (default: 4 sqrt(N))")
+    ann.add_argument("--nprobe", type=positive_int, default=None, help="ivf: lists searched per query (default: 8)")
+    ann.add_argument("--hnsw-m", type=positive_int, default=None, help="hnsw: links per node (default: 32)")
+    ann.add_argument("--ef-search", type=positive_int, default=None, help="hnsw: candidates per query (default: 256)")
+    ann.add_argument("--check-recall", type=nonnegative_int, default=0, metavar="K",
+                     help="search K random query images exactly (K x N) and report the share of their CLIP-close pairs "
+                          "the candidate stage found, with a 95%% interval; recorded in PAIRS.json (default: 0, off)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="start the search over; by default a run killed mid-search resumes from PAIRS.checkpoint.npz")
     places = p.add_argument_group("places (tiles from `rsmmvp tile`)")
     places.add_argument("--tiles", default=None, metavar="TABLE",
                         help="tile table of `rsmmvp tile` (DIR/tiles.parquet) giving each image's footprint; default: "
@@ -90,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
 
     params = MineParams(clip_min=args.clip_min, ssl_max=args.ssl_max, dup_threshold=args.dup_threshold,
                         max_per_image=args.max_per_image, block=args.block, max_candidates=args.max_candidates,
-                        backend=args.backend, device=args.device)
+                        backend=args.backend, device=args.device, precision=args.precision, index=args.index,
+                        nlist=args.nlist, nprobe=args.nprobe, hnsw_m=args.hnsw_m, ef_search=args.ef_search,
+                        check_recall=args.check_recall)
     params.check()  # a bad device is said before the caches are read
     clip_manifest = read_manifest(args.clip)
     table = find_tile_table(args.tiles, clip_manifest)
@@ -99,8 +121,11 @@ def run(args: argparse.Namespace) -> int:
     out = pairs_stem(args.out)
     if args.stats:
         _write_stats(args, params, out)
+    checkpoint = out.with_name(out.name + ".checkpoint.npz")
+    if args.no_resume:
+        checkpoint.unlink(missing_ok=True)
     frame, summary = mine_caches(args.clip, args.ssl, params, progress=not args.no_progress,
-                                 pair_filter=rule if rule.active else None)
+                                 pair_filter=rule if rule.active else None, checkpoint=checkpoint)
     if rule.active:
         summary["place_rule"] = rule.summary()
     explanation = explain_exclusions(summary)
@@ -119,6 +144,12 @@ def run(args: argparse.Namespace) -> int:
         _export_images(frame, clip_manifest, out)
     written = write_pairs(frame, summary, out)
     print(f"{len(frame)} pairs from {summary['joined_images']} images -> " + ", ".join(str(p) for p in written))
+    if "recall" in summary:
+        r = summary["recall"]
+        print(f"recall of the {args.index} candidate stage: "
+              + (f"{r['recall']:.4f} (95% interval {r['interval95'][0]:.4f}-{r['interval95'][1]:.4f})"
+                 if r["recall"] is not None else "n/a (no CLIP-close pair among the queries)")
+              + f" over {r['exact_pairs']} exact CLIP-close pairs of {r['queries']} query images")
     return 0
 
 

@@ -57,10 +57,14 @@ MIN_BLOCK = 256
 
 
 def resolve_precision(precision: str, device: str) -> str:
-    """``auto`` -> ``tf32`` on CUDA, ``fp32`` elsewhere (CPUs have no fast TF32 and slow bf16 on most parts)."""
+    """``auto`` -> ``bf16`` on CUDA, ``fp32`` elsewhere.
+
+    Measured (README, performance): on an H200 at N = 1M-3M the bf16 pass is 14-23% faster than
+    tf32 and 3.9x faster than fp32 (same pairs); CPUs have no TF32 and slow bf16 on most parts.
+    """
     if precision != "auto":
         return precision
-    return "tf32" if device.startswith("cuda") else "fp32"
+    return "bf16" if device.startswith("cuda") else "fp32"
 
 
 def matmul_margin(precision: str, d: int, max_norm: float = 1.0) -> float:

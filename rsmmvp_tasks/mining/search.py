@@ -551,11 +551,14 @@ def join_caches(clip: Embeddings, ssl: Embeddings) -> tuple[list[str], list[str 
 
 def mine_caches(clip_cache: str | Path, ssl_cache: str | Path, params: MineParams | None = None, *,
                 progress: bool = True, pair_filter: Callable[[Candidates, list[str], list[str | None]], Candidates]
-                | None = None) -> tuple[Any, dict[str, Any]]:
+                | None = None, checkpoint: str | Path | None = None) -> tuple[Any, dict[str, Any]]:
     """Mine the PAIRS table from two caches: ``(DataFrame with PAIRS_COLUMNS, summary dict)``.
 
     ``pair_filter(candidates, ids, paths)`` may drop candidates before the greedy choice (e.g. the place
-    rule of :mod:`~rsmmvp_tasks.mining.places`). Raises the errors listed in the module docstring.
+    rule of :mod:`~rsmmvp_tasks.mining.places`). ``checkpoint``: the state file that makes the search
+    resumable (:mod:`~rsmmvp_tasks.mining.resume`). The summary records the search settings used
+    (``search``: block, precision, index settings) and, with ``check_recall``, the measured ``recall``.
+    Raises the errors listed in the module docstring.
     """
     import pandas as pd
 
@@ -574,7 +577,12 @@ def mine_caches(clip_cache: str | Path, ssl_cache: str | Path, params: MineParam
                     len(report.only_in_clip), report.only_in_clip[:3], len(report.only_in_ssl), report.only_in_ssl[:3],
                     report.joined)
     del clip.vectors, ssl.vectors
-    cands = candidate_pairs(cv, sv, p, progress=progress)
+    cands = candidate_pairs(cv, sv, p, progress=progress, checkpoint=checkpoint)
+    if cands.recall is not None:
+        r = cands.recall
+        log.info("recall of the %s candidate stage: %s over %d exact CLIP-close pairs of %d query images "
+                 "(95%% interval %s)", p.index, f"{r['recall']:.4f}" if r["recall"] is not None else "n/a",
+                 r["exact_pairs"], r["queries"], r["interval95"])
     if pair_filter is not None:
         cands = pair_filter(cands, ids, paths)
     chosen = select_pairs(cands, p.max_per_image)
@@ -595,6 +603,8 @@ def mine_caches(clip_cache: str | Path, ssl_cache: str | Path, params: MineParam
         "clip_images": report.clip_images, "ssl_images": report.ssl_images, "joined_images": report.joined,
         "only_in_clip": len(report.only_in_clip), "only_in_ssl": len(report.only_in_ssl),
         "candidates": len(cands), "near_duplicates_excluded": cands.near_duplicates,
-        "candidates_truncated": cands.truncated, "pairs": len(frame),
+        "candidates_truncated": cands.truncated, "pairs": len(frame), "search": cands.search,
     }
+    if cands.recall is not None:
+        summary["recall"] = cands.recall
     return frame, summary

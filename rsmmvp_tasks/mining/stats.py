@@ -230,7 +230,7 @@ def similarity_stats(clip_cache: str | Path, ssl_cache: str | Path, params: Any,
     check_kinds(clip, ssl)
     _ids, _paths, cv, sv, _report = join_caches(clip, ssl)
     hist = histogram_pairs(cv, sv, floor, stats_thresholds(params.clip_min, params.ssl_max, params.dup_threshold, floor),
-                           block=params.block, device=params.device, progress=progress)
+                           block=params.block or 4096, device=params.device, progress=progress)
     hist.thresholds = {"clip_min": params.clip_min, "ssl_max": params.ssl_max, "dup_threshold": params.dup_threshold}
     return hist
 
