@@ -314,7 +314,8 @@ LETTER_BESIDE_OTHER_TEXT = [
     ("Answer: B (yes)", YN), ("A, there are four tanks.", CNT),
     ("B, since the ship is docked at the pier.", SHIP), ("Answer: B\nReason: the roofs are red.", COL),
     ("Answer: north to south (B)", DIR), ("B is the answer, since the road runs from north to south", DIR),
-    ("A. Two tanks are not visible; four are.", CNT),
+    ("A. Two tanks are not visible; four are.", CNT), ("**A** East-west", DIR), ("A (No)", YN), ("A\n\nNo", YN),
+    ("A: No there isn't", YN), ("B? No.", YN),
 ]
 
 

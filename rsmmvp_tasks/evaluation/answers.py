@@ -27,7 +27,9 @@ and its paraphrases below). Each piece is *asserted*, *negated* or *not a choice
   Incorrect``, ``Two ✗``; not ``A. Two tanks are not visible``); or (c) a negative adjective stands before it
   with no other choice in between (``✗ A``, ``wrong: A``). A verdict between two choices is the
   earlier one's (``(A) ✗ (B) ✓``, ``A: False / B: True``). Check marks are verdicts: ``✗ ❌`` read as
-  ``wrong``, ``✓ ✅`` as ``right``. Yes/No options are verdicts themselves and take none after them.
+  ``wrong``, ``✓ ✅`` as ``right``; a yes/no answering a question about a letter is a verdict on it
+  (``B? No.`` = ``B is wrong``). Yes/No options are verdicts themselves: they take none after them, and
+  with Yes/No options an interjection ``No`` after a letter is that option's text (``A (No)``: a conflict).
 - **Asserted**: every other piece. ``Yes``/``No`` are asserted only as an interjection: starting a
   clause (or after ``so``, ``I think``...) and ending it (or followed by a clause-opening word: ``No
   there isn't``), never as a determiner (``There are no cars``), so a garbage string that merely
@@ -65,7 +67,8 @@ that differs gives ``None`` (``A: true / B: true``); and whatever decided, when 
 asserted anywhere in the reply name exactly one option and it is another one (``B (North-south)``,
 ``Answer: A\\nThe runway runs east-west.``, ``A because the runway runs east-west`` with
 North-south/East-west), or a letter is written as a label of another option's text (``A. Four``,
-``No (A)``), the reply contradicts itself -> ``None``. Texts naming both options leave the letter
+``No (A)``, ``**A** East-west``: an article is not followed by a capital), the reply contradicts itself
+-> ``None``. Texts naming both options leave the letter
 to decide (the reasoning weighed both).
 
 Option texts are matched case-, punctuation- and hyphen-insensitively as whole words, longest first;
@@ -100,6 +103,10 @@ _MARKDOWN = re.compile(r"\*\*|__|`+|~~")
 _SPECIAL_TOKEN = re.compile(r"</?s>|<\|[a-z_]{1,20}\|>|<eos>|<pad>|\[/?INST\]", re.I)  # generation's special tokens
 #: check marks are verdicts: written as words, so that one rule reads "(A) ✗ (B) ✓" and "A: wrong B: right"
 _VERDICT_SYMBOLS = str.maketrans({c: " wrong " for c in "✗✘❌✖❎"} | {c: " right " for c in "✓✔✅☑"})
+#: a yes/no answering a question about a letter is a verdict on it: "B? No." = "B is wrong"
+_ASKED_VERDICT = re.compile(
+    r"(?<![A-Za-z])([A-Z][\)\]]?)\s*\?\s*(?i:(no|nope|wrong|incorrect)|yes|yeah|yep|right|correct)(?![A-Za-z])"
+)
 #: a flat JSON object; one with an answer field is read as ``Answer: <value>`` (its other fields are dropped)
 _JSON_OBJECT = re.compile(r"\{[^{}]{0,2000}\}")
 _JSON_KEYS = frozenset({"answer", "final_answer", "choice", "option", "selected_option", "prediction"})
@@ -183,24 +190,32 @@ _DESCRIBED = re.compile(
 )
 
 # a verdict against what precedes it in its clause ("A is clearly wrong", "B: False", "(A) wrong", "A can't be")
-_AGAINST = re.compile(
-    r"\b(?:wrong|incorrect|false|untrue|invalid|impossible|unlikely|not|never|no|cannot|out|excluded"
-    r"|eliminated|rejected|discarded)\b|n['’ ]t\b",
-    re.I,
-)
+#: words that start a clause after an interjection: "No there isn't", "Yes it is", "yes the bridge is there"
+_FOLLOWERS = (r"(?:there|here|it|its|i|im|the|a|an|this|that|these|those|they|we|you|he|she|not|wait|because|since"
+              r"|but|and|or|sorry|yes|no|definitely|clearly|indeed)")
+_AGAINST_WORDS = (r"wrong|incorrect|false|untrue|invalid|impossible|unlikely|not|never|cannot|out|excluded"
+                  r"|eliminated|rejected|discarded")
+_AGAINST = re.compile(r"\b(?:" + _AGAINST_WORDS + r"|no)\b|n['’ ]t\b", re.I)
+#: with Yes/No options an interjection "no" after a letter is an option's text, not a verdict ("A (No)": a
+#: conflict); "no" as a determiner still negates ("A: there is no way to tell")
+_AGAINST_YES_NO = re.compile(r"\b(?:" + _AGAINST_WORDS + r"|no(?=\s+[^\W\d_])(?!\s+" + _FOLLOWERS + r"\b))\b"
+                             r"|n['’ ]t\b", re.I)
 _TRAILING_NEGATION = re.compile(r"(?:\b(?:not|no|never|nor|neither|cannot)|n['’]t)[\W_]*$", re.I)
 _VERDICT_MAX = 60  # characters after a choice searched for a verdict on it
 _ASKED = re.compile(r"[\s\)\]]*\?")  # a letter asked about ("Option B? No.") is not asserted
 _TEXT_VERDICT = re.compile(r" , (?:wrong|incorrect|false|untrue|no) ")  # after a normalised option text
 _LIST_MARK = re.compile(r"[:=\-–—]")
 #: a verdict right at the start: "Incorrect", "wrong", "is clearly wrong", "is not"
-_DIRECT_AGAINST = re.compile(r"(?:(?:is|was|seems|looks|appears)\s+(?:[\w'’]+\s+){0,2}?)?" + _AGAINST.pattern, re.I)
+_DIRECT = r"(?:(?:is|was|seems|looks|appears)\s+(?:[\w'’]+\s+){0,2}?)?"
+_DIRECT_AGAINST = re.compile(_DIRECT + _AGAINST.pattern, re.I)
+_DIRECT_AGAINST_YES_NO = re.compile(_DIRECT + _AGAINST_YES_NO.pattern, re.I)
 _VERDICT_LEAD = re.compile(r"[\s\)\]:=\-–—]*(?:\.(?=\s))?\s*")  # "A: false", "A - wrong", "A. Incorrect"
 #: where the next letter's clause starts
 _NEXT_CHOICE = re.compile(r"[\(\[][A-Za-z][\)\]]|(?<![A-Za-z])[A-Z](?![A-Za-z'’])")
 
 # a letter written as a label, with an option's text after it ("B. Four", "(b) four") or before it ("Four (B)")
 _LABEL_AFTER = re.compile(_NB + r"(?:[\(\[]([A-Za-z])[\)\]]|([A-Z])[\)\].:])[ \t]*")
+_LABEL_SPACE = re.compile(_NB + r"([A-Z])[ \t]+(?=[A-Z])")
 _LABEL_BEFORE = re.compile(r"[ \t]*[\(\[]([A-Za-z])[\)\]]")
 
 # a leading letter followed by another letter: a listing ("A. B.", "A) B)", "A. or B")
@@ -254,12 +269,9 @@ _SPELLING = re.compile(r"\b(?:" + "|".join(_SPELLINGS) + r")\b")
 _END = r"(?= (?:,|$))"
 #: words after which a clause (hence an interjection) may start: "so no", "I think yes", "no, no"
 _OPENERS = ("so", "then", "thus", "hence", "therefore", "and", "but", "well", "oh", "say", "think", "guess", "believe",
-            "probably", "definitely", "certainly", "surely", "maybe", "perhaps", "likely", "simply", "just", "yes", "no",
-            "absolutely", "course", "is", "was", "be", "a")
+            "probably", "definitely", "certainly", "surely", "maybe", "perhaps", "likely", "simply", "just",
+            "yes", "no", "absolutely", "course", "is", "was", "be", "a")
 _CLAUSE_START = "(?:(?<=^ )|(?<= , )|" + "|".join(f"(?<= {w} )" for w in _OPENERS) + ")"
-#: words that start a clause after an interjection: "No there isn't", "Yes it is", "yes the bridge is there"
-_FOLLOWERS = (r"(?:there|here|it|its|i|im|the|a|an|this|that|these|those|they|we|you|he|she|not|wait|because|since"
-              r"|but|and|or|sorry|yes|no|definitely|clearly|indeed)")
 _INTERJECTION_END = r"(?= (?:,|$|" + _FOLLOWERS + r" ))"
 _YES = (_CLAUSE_START + r"(?:yes" + _INTERJECTION_END + r"|(?:yeah|yep|yup|sí|oui|ja|да|是的|是|对)" + _END
         + r")(?= )")
@@ -292,6 +304,7 @@ def _clean(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _SPECIAL_TOKEN.sub(" ", _drop_think(text))
     text = _MARKDOWN.sub("", text).translate(_VERDICT_SYMBOLS)
+    text = _ASKED_VERDICT.sub(lambda m: f"{m.group(1)} is {'wrong' if m.group(2) else 'right'}", text)
     return _JSON_OBJECT.sub(_json_as_answer, text).strip()
 
 
@@ -357,6 +370,8 @@ def _judged_against(text: str, end: int, own: str | None = None) -> bool:
     the choice's own option text ``own`` (``(A) North-south: no``), and ends at the clause's end
     (:data:`_NEG_SCOPE_END`) or where the next letter starts (``(A) wrong (B) right``).
     """
+    yes_no = own is not None and _norm(own) in ("yes", "no")
+    direct = _DIRECT_AGAINST_YES_NO if yes_no else _DIRECT_AGAINST
     lead = _VERDICT_LEAD.match(text, end)
     start = lead.end() if lead else end
     if own:
@@ -367,14 +382,14 @@ def _judged_against(text: str, end: int, own: str | None = None) -> bool:
             after = _VERDICT_LEAD.match(text, m.end())
             start = after.end() if after else m.end()
             if not _LIST_MARK.search(text, m.end(), start):  # "A. Two tanks are ...": a sentence, not a verdict
-                return bool(_DIRECT_AGAINST.match(text, start))  # unless one follows at once: "Two ✗"
-            return _judged_scope(text, start)
+                return bool(direct.match(text, start))  # unless one follows at once: "Two ✗"
+            return _judged_scope(text, start, yes_no)
     if "." in text[end:start]:  # "A. ...": a new sentence; only a verdict opening it is one ("A. Incorrect")
-        return bool(_DIRECT_AGAINST.match(text, start))
-    return _judged_scope(text, start)
+        return bool(direct.match(text, start))
+    return _judged_scope(text, start, yes_no)
 
 
-def _judged_scope(text: str, start: int) -> bool:
+def _judged_scope(text: str, start: int, yes_no: bool = False) -> bool:
     """Whether a verdict against stands in the clause from ``start`` to the clause end or the next letter."""
     scope = text[start : start + _VERDICT_MAX]
     cut = _NEG_SCOPE_END.search(scope)
@@ -382,7 +397,7 @@ def _judged_scope(text: str, start: int) -> bool:
     nxt = _NEXT_CHOICE.search(scope)
     if nxt:  # a negation right before the next letter is that letter's ("B. There is no A here.")
         scope = _TRAILING_NEGATION.sub("", scope[: nxt.start()])
-    return bool(_AGAINST.search(scope))
+    return bool((_AGAINST_YES_NO if yes_no else _AGAINST).search(scope))
 
 
 def _letter(letter: str, letters: list[str]) -> str | None:
@@ -467,8 +482,11 @@ def _option_at(text: str, pos: int, options: Sequence[str]) -> int | None:
     for i, option in enumerate(options):
         pattern = _option_pattern(option)
         m = pattern.match(head, 1) if pattern is not None else None
-        # the option's text as a unit (up to clause punctuation or the end), not a sentence starting with its word
-        if m and (head.startswith(" ,", m.end()) or m.end() >= len(head) - 1) and (best is None or m.end() > best[1]):
+        # the option's text as a unit (up to clause punctuation or the end), not a sentence starting with its word;
+        # yes/no match only as interjections, which their pattern checks ("No there isn't")
+        whole = m is not None and (head.startswith(" ,", m.end()) or m.end() >= len(head) - 1
+                                   or _norm(option) in ("yes", "no"))
+        if m and whole and (best is None or m.end() > best[1]):
             best = (i, m.end())
     return best[0] if best else None
 
@@ -494,6 +512,10 @@ def _mislabelled(text: str, letters: list[str], options: Sequence[str]) -> bool:
         letter = (m.group(1) or m.group(2)).upper()
         i = _option_at(text, m.end(), options) if letter in letters else None
         if i is not None and letters[i] != letter:
+            return True
+    for m in _LABEL_SPACE.finditer(text):  # "A East-west": an article is not followed by a capital
+        i = _option_at(text, m.end(), options) if m.group(1) in letters else None
+        if i is not None and letters[i] != m.group(1):
             return True
     for m in _LABEL_BEFORE.finditer(text):
         letter = m.group(1).upper()
