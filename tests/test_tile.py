@@ -261,6 +261,10 @@ def test_a_killed_run_leaves_a_readable_table_and_resumes(tmp_path: Path, monkey
         tile_scenes([scene], tmp_path / "out", spec, progress=False)
     partial = read_tile_table(tmp_path / "out")
     assert not (tmp_path / "out" / "tiles.parquet").exists() and 35 <= len(partial) <= 40
+    from rsmmvp_tasks.mining.places import TilePlaces, find_tile_table
+
+    found = find_tile_table(None, {"source_kind": "folder", "root": str(tmp_path / "out")})
+    assert found is not None and len(TilePlaces.load(found).rows) == len(partial)  # `mine` finds it too
     monkeypatch.undo()
     resumed = tile_scenes([scene], tmp_path / "out", spec, progress=False)
     assert resumed.already == len(partial) and resumed.written == full.written - len(partial)

@@ -41,7 +41,7 @@ from typing import Any
 from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.imagery.geo import Footprint, pair_separation
 from rsmmvp_tasks.imagery.read import sorted_bounds
-from rsmmvp_tasks.imagery.tile import TABLE_NAME, read_tile_table
+from rsmmvp_tasks.imagery.tile import PARTS_DIR, TABLE_NAME, read_tile_table
 from rsmmvp_tasks.mining.pairs import PAIRS_PLACE_COLUMNS
 from rsmmvp_tasks.values import is_missing
 
@@ -95,7 +95,8 @@ def find_tile_table(explicit: str | Path | None, manifest: Mapping[str, Any]) ->
         return Path(explicit)
     root = manifest.get("root") if manifest.get("source_kind") == "folder" else None
     candidate = Path(root) / f"{TABLE_NAME}.parquet" if root else None
-    if candidate is not None and candidate.is_file():
+    # a table not merged yet (a killed `rsmmvp tile`) is its parts: read_tile_table reads them
+    if candidate is not None and (candidate.is_file() or (candidate.parent / PARTS_DIR).is_dir()):
         log.info("using the tile table %s for footprints (the folder the images were embedded from)", candidate)
         return candidate
     return None
