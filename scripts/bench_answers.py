@@ -46,6 +46,9 @@ KINDS = {
     "labels": "(a) two (b) four, not ",  # letters written with option texts (the mislabel check)
     "think": "<think>",  # unclosed reasoning blocks (rule 1)
     "garbage": "ithvisi ",  # a tiny random model's tokens
+    "verdicts": "A ✗ B? no ",  # verdicts after letters, asked letters (the negation rule)
+    "corrections": "wait, no, ",  # self-corrections (the reply is read after the last one)
+    "json": '{"answer": ',  # unclosed JSON objects
 }
 OPTIONS = ["Two", "Four"]
 
