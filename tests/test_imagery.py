@@ -323,3 +323,24 @@ def test_decode_rows_turns_16bit_rasters_into_the_png_the_encoders_saw(tmp_path:
                                       {"pair_id": "pair-0001", "index": 2, "imagery": None}]))
     assert "## Places" in section and "1 of 2 images have a footprint" in section and "1.0, 2.0, 3.0, 4.0" in section
     assert card_section([{"imagery": None}]) == []
+
+
+def test_default_bands_follow_band_names_and_never_guess_from_band_numbers(tmp_path: Path) -> None:
+    """A 3-band stack named B2, B3, B4 (the shipped Landsat crop's layout) is blue-first: refused by
+    default with --bands B4,B3,B2 as the advice, never shown silently as BGR; colour-word names are used."""
+    from rsmmvp_tasks.imagery.read import suggest_bands
+
+    array = np.stack([np.full((8, 8), v, np.uint16) for v in (10, 20, 30)])  # uint16: GDAL marks no colours
+    stacked = write_scene(tmp_path / "b234.tif", array, descriptions=["B2", "B3", "B4"])
+    with pytest.raises(ImageryError, match="--bands B4,B3,B2"):
+        read_image(stacked)
+    with pytest.raises(ImageryError, match="--bands B4,B3,B2"):
+        read_image(LANDSAT_CROP)
+    assert read_image(stacked, ReadSettings.from_options("B4,B3,B2")).bands == (3, 2, 1)
+    named = write_scene(tmp_path / "bgr.tif", array, descriptions=["Blue", "green", "RED"])
+    assert read_image(named).bands == (3, 2, 1)
+    rgb_numbers = write_scene(tmp_path / "b432.tif", array, descriptions=["B4", "B3", "B2"])
+    assert read_image(rgb_numbers).bands == (1, 2, 3)
+    assert read_image(write_scene(tmp_path / "plain.tif", array)).bands == (1, 2, 3)
+    assert "Landsat 4-7" in suggest_bands([f"B{k}" for k in range(1, 8)])
+    assert "--bands R,G,B (1-based" in suggest_bands([None, None, None, None])

@@ -19,9 +19,13 @@ Settings (:class:`ReadSettings`, recorded in the embedding cache manifest and in
     ``rasterio``: ``(4, 3, 2)`` is Landsat-8 true colour. A band may be given by name where the file
     names its bands (a GDAL band description such as ``"B4"``/``"red"``, or a colour interpretation
     ``red``/``green``/``blue``/``gray``), compared case-insensitively. Default (``None``): the bands
-    the file marks red, green, blue; else its only band (grey); else bands 1, 2, 3 of a three-band
-    file; a 2-band file or a 4+-band file that does not mark its colours is **refused** (which bands
-    are red, green and blue cannot be guessed), naming its band count and names.
+    the file marks red, green, blue (colour interpretation, else band names ``red``, ``green``,
+    ``blue``); else its only band (grey); else bands 1, 2, 3 of a three-band file — **unless** their
+    names are satellite band numbers (``B2``, ``B03``, ``SR_B4``) other than ``B4, B3, B2`` in that
+    order: ascending band numbers put blue first (Landsat, Sentinel-2), so such a file is refused
+    like a 2-band file or a 4+-band file that does not mark its colours (which bands are red, green
+    and blue cannot be guessed), naming its band count and names and advising ``--bands`` by name
+    (:func:`suggest_bands`).
 ``stretch`` (:class:`Stretch`, CLI text in brackets)
     How values become 0..255:
 
@@ -59,6 +63,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -294,6 +299,8 @@ def _import_rasterio(source: Any) -> Any:
     return rasterio
 
 
+#: A band name that is a satellite band number: ``B2``, ``B03``, ``SR_B4`` (lower case).
+_BAND_NUMBER = re.compile(r"(?:sr_)?b0*(\d+)")
 #: Band names that mean red, green, blue, by naming convention (compared case-insensitively):
 #: colour words; Landsat 8/9 OLI and Sentinel-2 MSI band numbers (B4 red, B3 green, B2 blue).
 TRUE_COLOUR_NAMES: tuple[tuple[str, str, str], ...] = (
@@ -323,6 +330,12 @@ def suggest_bands(names: Sequence[str | None]) -> str:
     return "--bands R,G,B (1-based band numbers, e.g. --bands 4,3,2 for a Landsat-8 stack of bands 1-7) or --bands N for one band"
 
 
+def _numbers_not_rgb(names: Sequence[str]) -> bool:
+    """Whether ``names`` (lower case) are all satellite band numbers and not ``B4, B3, B2`` in that order."""
+    hits = [_BAND_NUMBER.fullmatch(n) for n in names]
+    return all(hits) and [int(h.group(1)) for h in hits if h] != [4, 3, 2]
+
+
 def _pick_bands(wanted: tuple[int | str, ...] | None, count: int, names: Sequence[str | None],
                 colours: Sequence[str], alpha: set[int], where: str) -> tuple[int, ...]:
     """1-based indices of the bands to show (see ``bands`` in the module docstring)."""
@@ -330,10 +343,13 @@ def _pick_bands(wanted: tuple[int | str, ...] | None, count: int, names: Sequenc
     if wanted is None:
         if all(c in colours for c in _COLOUR_NAMES):
             return tuple(colours.index(c) + 1 for c in _COLOUR_NAMES)
+        lowered = [(n or "").strip().lower() for n in names]
+        if all(lowered.count(c) == 1 for c in _COLOUR_NAMES):
+            return tuple(lowered.index(c) + 1 for c in _COLOUR_NAMES)
         data = [k + 1 for k in range(count) if k + 1 not in alpha]
         if len(data) == 1:
             return (data[0],)
-        if len(data) == 3:
+        if len(data) == 3 and not _numbers_not_rgb([lowered[k - 1] for k in data]):
             return tuple(data)
         raise ImageryError(
             f"{where}: {count} bands ({listing}) and none marked red, green and blue; say which bands to show "
