@@ -138,7 +138,7 @@ def test_run_identity_labels_and_judge() -> None:
 
 
 def _row(label: str, outcomes: dict[str, int] | None, pattern_of: dict[str, str], *, task: str = "rsmmvp_mini",
-         fingerprint: str = "f" * 64, judge: str = "off", args: str = "", **extra: Any) -> dict[str, Any]:
+         fingerprint: str | None = "f" * 64, judge: str = "off", args: str = "", **extra: Any) -> dict[str, Any]:
     """A board row made by hand (the identity from ``label``, ``task``, ``fingerprint``, ``judge``, ``args``)."""
     from rsmmvp_tasks.sharing.board import section_key
     from rsmmvp_tasks.sharing.runs import RunIdentity, protocol_of
@@ -732,6 +732,19 @@ def test_position_bias_has_a_wilson_interval() -> None:
     assert pb is not None and pb["value"] == 1.0 and pb["ci_high"] == 1.0 and pb["ci_low"] < 1.0
     assert run(None).position_bias is None and run({"position_biased": 0, "all_readable": 0}).position_bias is None
     assert run({"position_biased": "3", "all_readable": 9}).position_bias is None
+
+
+def test_runs_without_a_fingerprint_are_never_compared_pair_by_pair(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # kept with --allow-partial: their pair ids "p0".."p9" coincide, but nothing says the questions do
+    rows = [_row("m1", _outcomes([1] * 10), PATTERN_OF, fingerprint=None, caveats=["records no dataset fingerprint"]),
+            _row("m2", _outcomes([0] * 10), PATTERN_OF, fingerprint=None, caveats=["records no dataset fingerprint"])]
+    board_path = _hand_board(tmp_path, *rows)
+    from rsmmvp_tasks.sharing.board import pairwise
+
+    assert pairwise(Board.load(board_path)) == []
+    code, _, err = _cli(["compare", str(board_path), "1", "2", "--across-protocols"], capsys)
+    assert code == 2 and "not recorded" in err and "cannot be compared pair by pair" in err
 
 
 def test_plain_circular_gap_is_set_where_both_runs_exist() -> None:
