@@ -39,25 +39,26 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
-    "REQUIRED_COLUMNS",
-    "OPTIONAL_COLUMNS",
-    "PATTERNS",
-    "PAIR_SIZE",
+    "ALL_SOURCES",
     "IMAGE_SUFFIXES",
-    "PARQUET_NAME",
+    "OPTIONAL_COLUMNS",
+    "PAIR_SIZE",
     "PARQUET_GLOB",
-    "normalize_name",
-    "option_letters",
+    "PARQUET_NAME",
+    "PATTERNS",
+    "REQUIRED_COLUMNS",
+    "features",
     "letter_to_index",
+    "normalize_name",
     "normalize_pattern",
     "option_key",
+    "option_letters",
     "option_problems",
     "source_name",
-    "ALL_SOURCES",
-    "features",
 ]
 
 #: Columns every row must have.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datasets
 
-from rsmmvp_tasks import mini_dataset_dir
-from rsmmvp_tasks import validate_dataset
+from rsmmvp_tasks import mini_dataset_dir, validate_dataset
 
 PARQUET = mini_dataset_dir() / "rsmmvp_mini.parquet"
 

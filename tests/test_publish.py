@@ -12,7 +12,12 @@ import yaml
 from rawfixture import make_raw_layout
 
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks.dataset.build import OutputNotEmptyError, ValidationFailed, build_dataset, build_from_raw
+from rsmmvp_tasks.dataset.build import (
+    OutputNotEmptyError,
+    ValidationFailed,
+    build_dataset,
+    build_from_raw,
+)
 from rsmmvp_tasks.dataset.card import CardInfo, SourceLicense, card_sources
 from rsmmvp_tasks.dataset.raw import read_raw
 from rsmmvp_tasks.public import local_paths, strip_local_paths
@@ -194,9 +199,8 @@ def test_build_push_to_a_local_hub_sends_no_absolute_path(tmp_path: Path) -> Non
     import subprocess
 
     import pyarrow.parquet as pq
-    from local_hub import LocalHub
-
     from conftest import BIN, offline_env
+    from local_hub import LocalHub
 
     rows = read_raw(make_raw_layout(tmp_path / "raw"))
     home = str(tmp_path / "home" / "ana")

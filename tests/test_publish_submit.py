@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BIN, offline_env
 from lmms_runs import copy_run, make_runs
 from local_hub import LocalHub, Repo
 
-from conftest import BIN, offline_env
 from rsmmvp_tasks.public import local_paths
 
 TOKEN = "hf_localTestToken0123456789abcdef"

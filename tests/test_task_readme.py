@@ -20,5 +20,5 @@ def _loader() -> type[yaml.SafeLoader]:
 
 def test_readme_lists_every_task() -> None:
     names = {yaml.load(p.read_text(), Loader=_loader())["task"] for p in TASKS.glob("*.yaml")}
-    listed = set(re.findall(r"^\| `(\w+)` \|", (TASKS / "README.md").read_text(), flags=re.M))
+    listed = set(re.findall(r"^\| `(\w+)` \|", (TASKS / "README.md").read_text(), flags=re.MULTILINE))
     assert len(names) >= 6 and listed == names

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rawfixture import DEFECTS, PLANTED, make_raw_layout, model_blind_images
 
-from rsmmvp_tasks.cli import main
 from rsmmvp_tasks import read_raw
+from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.dataset.validate import CODES, validate_dataset
 
 
@@ -166,12 +166,10 @@ def test_options_stored_as_a_string_are_refused(tmp_path: Path) -> None:
 
 
 def test_truncated_image_is_unreadable_even_with_lmms_evals_global_flag(tmp_path: Path) -> None:
-    from PIL import ImageFile
-
     import io
 
     import numpy as np
-    from PIL import Image
+    from PIL import Image, ImageFile
 
     rows = read_raw(make_raw_layout(tmp_path))
     buf = io.BytesIO()

@@ -5,6 +5,7 @@ that were edited since."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,11 @@ def test_owned_outputs_checks_every_target_before_writing_any(tmp_path: Path) ->
 
 
 def _board(tmp_path: Path) -> Path:
-    from test_leaderboard import PATTERN_OF, _hand_board, _row  # hand-made rows, as the leaderboard tests make them
+    from test_leaderboard import (  # hand-made rows, as the leaderboard tests make them
+        PATTERN_OF,
+        _hand_board,
+        _row,
+    )
 
     return _hand_board(tmp_path, _row("m2", {f"p{i}": 1 for i in range(10)}, PATTERN_OF),
                        _row("m1", {f"p{i}": i % 2 for i in range(10)}, PATTERN_OF))
@@ -130,7 +135,7 @@ def test_human_score_out_refuses_an_edited_agreement(tmp_path: Path) -> None:
     page = write_human_page(MINI, tmp_path / "page", max_side=32)
     mini = load_human_dataset(MINI)
     files = [write(tmp_path / f"{n}.json", export(page, mini, lambda r: r["answer"], n)) for n in ("ann", "bo", "cy")]
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     score_annotators(files, MINI, tmp_path / "out", keys=[page.key], now=when)
     score_annotators(files, MINI, tmp_path / "out", keys=[page.key], now=when)  # its own files: replaced
     agreement = tmp_path / "out" / "human" / "agreement.json"

@@ -41,7 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.dataset.card import CardInfo, render_card
-from rsmmvp_tasks.dataset.validate import ValidationReport, card_violations, validate_dataset
+from rsmmvp_tasks.dataset.validate import (
+    ValidationReport,
+    card_violations,
+    validate_dataset,
+)
 from rsmmvp_tasks.errors import DataViolationError, UsageError
 from rsmmvp_tasks.fileio import file_sha256, not_owned, read_manifest, write_manifest
 from rsmmvp_tasks.imagery.provenance import decode_rows

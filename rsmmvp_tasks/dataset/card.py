@@ -34,7 +34,13 @@ import yaml
 
 from rsmmvp_tasks.errors import InputError
 from rsmmvp_tasks.imagery.provenance import card_section
-from rsmmvp_tasks.schema import ALL_SOURCES, PARQUET_GLOB, PATTERNS, features, source_name
+from rsmmvp_tasks.schema import (
+    ALL_SOURCES,
+    PARQUET_GLOB,
+    PATTERNS,
+    features,
+    source_name,
+)
 
 __all__ = [
     "CITATIONS",

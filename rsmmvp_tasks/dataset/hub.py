@@ -80,9 +80,8 @@ def push_folder(
     from huggingface_hub import HfApi, get_token
 
     from rsmmvp_tasks.dataset.build import BUILD_MANIFEST
-    from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR
-
     from rsmmvp_tasks.dataset.card import NOT_STATED, card_sources
+    from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR
 
     card = Path(folder) / "README.md"
     entries = card_sources(card.read_text(encoding="utf-8")) if card.is_file() else None

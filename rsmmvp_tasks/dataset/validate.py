@@ -55,8 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.dataset.card import SOURCES_KEY, card_sources
+from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.schema import (
     ALL_SOURCES,
     PAIR_SIZE,
