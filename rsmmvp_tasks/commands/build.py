@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="with --raw: the question table to read, when the folder holds more than one")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace OUT even if it holds files an earlier build did not write (they are deleted)")
+                   help="replace OUT even if it holds files an earlier build did not write, or edited since it wrote "
+                   "them (they are deleted)")
     p.add_argument("--pair-size", type=positive_int, default=2, help="rows per pair (default 2)")
     p.add_argument("--name", default="RSMMVP-format dataset", help="pretty name on the dataset card")
     p.add_argument("--license", default=None, metavar="ID",
