@@ -34,6 +34,7 @@ What counts as a secret (the contract of :func:`redact`):
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import re
 from typing import Any, Iterable, Mapping, TextIO
@@ -94,7 +95,7 @@ def is_secret_key(name: str) -> bool:
     parts = [p for p in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if p]
     if any(p in _SECRET_WORDS for p in parts):
         return True
-    return any(pair in _SECRET_PAIRS for pair in zip(parts, parts[1:]))
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
 
 
 def _redact_key_value(match: re.Match[str]) -> str:
