@@ -321,3 +321,16 @@ def test_table_csv_and_window_bounds_match_the_shared_writers(tmp_path: Path) ->
                 left, b1, right, b2 = min(xs), min(ys), max(xs), max(ys)
             want = (min(left, right), min(b1, b2), max(left, right), max(b1, b2))
             assert tuple(got[k]) == pytest.approx(want, abs=1e-6)
+
+
+def test_a_scene_never_takes_a_name_used_in_the_folder(tmp_path: Path) -> None:
+    """A scene called tiles.parquet.tif, or one whose stem is a folder already there, gets a hashed name."""
+    out = tmp_path / "T"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "mine.txt").write_text("keep")
+    first = uint16_scene(tmp_path / "tiles.parquet.tif", h=64, w=64)
+    second = uint16_scene(tmp_path / "notes.tif", h=64, w=64, seed=2)
+    tile_scenes([first, second], out, TileSpec(size=32, read=RGB), progress=False)
+    table = read_tile_table(out)
+    assert table.scene.nunique() == 2 and not {"tiles.parquet", "notes"} & set(table.scene_name)
+    assert (out / "tiles.parquet").is_file() and (out / "notes" / "mine.txt").read_text() == "keep"

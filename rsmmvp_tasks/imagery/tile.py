@@ -94,7 +94,13 @@ from rsmmvp_tasks.imagery.read import (
     read_window,
     stretch_to_uint8,
 )
-from rsmmvp_tasks.mining.lock import CacheLockedError, cache_lock, lock_holder
+from rsmmvp_tasks.mining.lock import (
+    LOCK_NAME,
+    WRITER_NAME,
+    CacheLockedError,
+    cache_lock,
+    lock_holder,
+)
 
 __all__ = [
     "FLUSH_EVERY",
@@ -602,7 +608,11 @@ def _tile_locked(paths: list[Path], out: Path, spec: TileSpec, strict: bool, pro
     known = {p: str(table.meta["scenes"][str(p)]["name"]) for p in unique
              if table.meta["scenes"].get(str(p), {}).get("name")}
     names = dict(known)
-    names.update(scene_names([p for p in unique if p not in known], taken=table.names_taken()))
+    # a new scene never takes a name used in `out`: another scene's, or any file or folder there
+    # (the table's own files, the lock, a user's folder)
+    taken = table.names_taken() | {entry.name for entry in out.iterdir()} | {
+        f"{TABLE_NAME}.parquet", f"{TABLE_NAME}.csv", f"{TABLE_NAME}.json", PARTS_DIR, LOCK_NAME, WRITER_NAME}
+    names.update(scene_names([p for p in unique if p not in known], taken=taken))
     report = TileReport(out=out)
     with tqdm(total=0, desc="tile", unit="tile", disable=not progress) as bar:
         try:
