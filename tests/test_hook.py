@@ -105,7 +105,8 @@ def test_legacy_lmms_eval_plugins_variable_is_harmless(tmp_path: Path) -> None:
     "argv, wanted",
     [(["--tasks", "rsmmvp_mini"], True), (["--tasks=mmvp,rsmmvp_cot"], True), (["--task", "rsmmvp*"], True),
      (["--tasks", "list"], True), (["eval", "--tasks", "mmvp"], False), (["--tasks", "mm*"], False),
-     (["--model", "rsmmvp_clip", "--tasks", "mmvp"], False), ([], False), (["--tasks"], False)],
+     (["--model", "rsmmvp_clip", "--tasks", "mmvp"], False), ([], False), (["--tasks"], False),
+     (["--include_path", "/x", "--tasks", "rsmmvp_my_rsmmvp_task"], True), (["--tasks", "my_rsmmvp"], False)],
 )
 def test_requests_rsmmvp_reads_the_command_line(argv: list[str], wanted: bool) -> None:
     assert lmms_hook.requests_rsmmvp(["lmms-eval", *argv]) is wanted

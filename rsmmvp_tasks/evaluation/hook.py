@@ -7,8 +7,9 @@ entry point (see ``setup.cfg``). It always returns our model manifests (``rsmmvp
 :mod:`rsmmvp_tasks.models`): that is what the group is for, and it changes no other model.
 
 Everything else it does is **scoped to runs that request an rsmmvp task** (:func:`requests_rsmmvp`:
-a ``--tasks`` value, or a ``tasks:`` entry of ``--config``, that names one of our tasks, matches one
-with a wildcard, or asks for a task listing). Only then does :func:`activate`:
+a ``--tasks`` value, or a ``tasks:`` entry of ``--config``, that names one of our tasks or a task in
+our namespace -- ``rsmmvp build`` names its tasks ``rsmmvp_<name>_task`` --, matches one with a
+wildcard, or asks for a task listing). Only then does :func:`activate`:
 
 - wrap ``lmms_eval.tasks.TaskManager.initialize_tasks`` so that the TaskManager also indexes
   :func:`rsmmvp_tasks.paths.tasks_dir` (user ``--include_path`` folders keep precedence);
@@ -94,6 +95,8 @@ def activate() -> None:
         _warn_fallback(f"could not register the rsmmvp task folder ({exc!r})")
 
 
+#: the prefix of every rsmmvp task name, ours and those ``rsmmvp build`` writes
+NAMESPACE = "rsmmvp"
 #: ``--tasks`` spellings lmms-eval's argparse accepts (``--task`` is an unambiguous prefix)
 _TASK_OPTIONS = ("--tasks", "--task")
 #: ``--tasks`` values that list tasks instead of running them
@@ -165,13 +168,14 @@ def our_task_names() -> frozenset[str]:
 def requests_rsmmvp(argv: Sequence[str]) -> bool:
     """Whether the command line ``argv`` requests an rsmmvp task (see the module docstring).
 
-    True when a requested name (:func:`requested_task_names`) is one of :func:`our_task_names`, a
-    wildcard pattern matching one of them (``rsmmvp*``), or a task listing (``--tasks list``,
-    ``list_groups``, ``list_tags``, ``list_subtasks``: the listing then shows our tasks).
+    True when a requested name (:func:`requested_task_names`) is one of :func:`our_task_names` or
+    in our namespace (starts with ``rsmmvp``: the tasks ``rsmmvp build`` writes, run with their
+    ``--include_path``), a wildcard pattern matching one of ours (``rsmmvp*``), or a task listing
+    (``--tasks list``, ``list_groups``, ``list_tags``, ``list_subtasks``: the listing then shows ours).
     """
     ours = our_task_names()
     for name in requested_task_names(argv):
-        if name in ours or name in _LISTINGS:
+        if name in ours or name.startswith(NAMESPACE) or name in _LISTINGS:
             return True
         if any(ch in name for ch in "*?[") and any(fnmatch.fnmatchcase(task, name) for task in ours):
             return True
