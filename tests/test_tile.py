@@ -302,7 +302,8 @@ def test_table_csv_and_window_bounds_match_the_shared_writers(tmp_path: Path) ->
     from rasterio.windows import Window, bounds
 
     from rsmmvp_tasks.fileio import write_csv_safe
-    from rsmmvp_tasks.imagery.tile import _window_bounds, _write_csv
+    from rsmmvp_tasks.imagery.read import window_boxes
+    from rsmmvp_tasks.imagery.tile import _write_csv
 
     frame = pd.DataFrame({"tile": ["=HYPERLINK(\"x\").png", "b.png", "-0.5"], "n": [1, 2, 3],
                           "x": [0.1, float("nan"), 1e20], "crs": [None, "EPSG:4326", "+proj=utm"]})
@@ -312,7 +313,7 @@ def test_table_csv_and_window_bounds_match_the_shared_writers(tmp_path: Path) ->
     windows = [(0, 0, 32, 32), (64, 32, 32, 16), (5, 7, 3, 9)]
     for transform in (Affine(30, 0, 5e5, 0, -30, 7.2e6), Affine(30, 0, 5e5, 0, 30, 7.2e6),
                       Affine(20, 5, 1e3, -4, -25, 2e3)):
-        got = _window_bounds(transform, windows)
+        got = window_boxes(transform, windows)
         for k, (c, r, w, h) in enumerate(windows):
             if transform.b == 0 and transform.d == 0:
                 left, b1, right, b2 = bounds(Window(c, r, w, h), transform)

@@ -93,6 +93,7 @@ __all__ = [
     "stretch_to_uint8",
     "suggest_bands",
     "to_uint8",
+    "window_boxes",
 ]
 
 log = logging.getLogger(__name__)
@@ -471,7 +472,6 @@ def read_dataset(ds: Any, settings: ReadSettings | None = None, *, window: Any =
     :class:`ImageryError` when the settings do not fit the file.
     """
     from rasterio.windows import Window
-    from rasterio.windows import bounds as window_bounds
 
     where = where or str(ds.name)
     plan = plan_dataset(ds, settings, where)
@@ -486,10 +486,27 @@ def read_dataset(ds: Any, settings: ReadSettings | None = None, *, window: Any =
     georef = ds.crs is not None or not ds.transform.is_identity
     transform = tuple(ds.window_transform(win))[:6] if georef else None
     bounds = None
-    if georef:  # keep (left, bottom, right, top) sorted whatever the axis directions
-        bounds = sorted_bounds(window_bounds(win, ds.transform))
+    if georef:  # (left, bottom, right, top) of the box holding the window, whatever the axis directions
+        box = window_boxes(ds.transform, [(win.col_off, win.row_off, win.width, win.height)])[0]
+        bounds = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
     return RasterData(array, valid, str(array.dtype), plan.bands, plan.names, where,
                       "rasterio", crs=crs, transform=transform, bounds=bounds)
+
+
+def window_boxes(transform: Any, windows: Sequence[tuple[int, int, int, int]]) -> Any:
+    """``(n, 4)`` float array: each window's ``(left, bottom, right, top)`` under ``transform``: the box
+    of its four corners, so sorted whichever way the axes run; for a north-up or south-up raster the
+    values of ``rasterio.windows.bounds``, for a rotated one the box that holds the whole window."""
+    import numpy as np
+
+    if not windows:
+        return np.zeros((0, 4))
+    w = np.asarray(windows, dtype=np.float64)
+    cols = np.stack([w[:, 0], w[:, 0] + w[:, 2], w[:, 0], w[:, 0] + w[:, 2]], axis=1)
+    rows = np.stack([w[:, 1], w[:, 1], w[:, 1] + w[:, 3], w[:, 1] + w[:, 3]], axis=1)
+    a, b, c, d, e, f = (float(v) for v in tuple(transform)[:6])
+    xs, ys = a * cols + b * rows + c, d * cols + e * rows + f
+    return np.stack([xs.min(axis=1), ys.min(axis=1), xs.max(axis=1), ys.max(axis=1)], axis=1)
 
 
 def sorted_bounds(bounds: Sequence[float]) -> tuple[float, float, float, float]:

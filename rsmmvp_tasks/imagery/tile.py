@@ -93,6 +93,7 @@ from rsmmvp_tasks.imagery.read import (
     read_dataset,
     read_window,
     stretch_to_uint8,
+    window_boxes,
 )
 from rsmmvp_tasks.mining.lock import (
     LOCK_NAME,
@@ -345,22 +346,6 @@ def _write_csv(path: Path, frame: Any) -> None:
     atomic_write_text(path, text)
 
 
-def _window_bounds(transform: Any, windows: Sequence[tuple[int, int, int, int]]) -> Any:
-    """``(n, 4)`` float array: each window's ``(left, bottom, right, top)`` under ``transform``: the box
-    of its four corners, so sorted whichever way the axes run; for a north-up or south-up raster the
-    values of ``rasterio.windows.bounds``, for a rotated one the box that holds the whole window."""
-    import numpy as np
-
-    if not windows:
-        return np.zeros((0, 4))
-    w = np.asarray(windows, dtype=np.float64)
-    cols = np.stack([w[:, 0], w[:, 0] + w[:, 2], w[:, 0], w[:, 0] + w[:, 2]], axis=1)
-    rows = np.stack([w[:, 1], w[:, 1], w[:, 1] + w[:, 3], w[:, 1] + w[:, 3]], axis=1)
-    a, b, c, d, e, f = (float(v) for v in tuple(transform)[:6])
-    xs, ys = a * cols + b * rows + c, d * cols + e * rows + f
-    return np.stack([xs.min(axis=1), ys.min(axis=1), xs.max(axis=1), ys.max(axis=1)], axis=1)
-
-
 class _Table:
     """The tile table and ``tiles.json`` of one output folder: loaded for resuming, appended as it grows."""
 
@@ -500,7 +485,7 @@ def _tile_scene(scene: Path, name: str, spec: TileSpec, table: _Table, report: T
         table.meta["scenes"][key] = state
         table.save_meta()
         georef = ds.crs is not None
-        all_bounds = _window_bounds(ds.transform, windows).tolist()
+        all_bounds = window_boxes(ds.transform, windows).tolist()
         lons, lats = _centres(ds.crs, [(b[0] + b[2]) / 2 for b in all_bounds], [(b[1] + b[3]) / 2 for b in all_bounds])
         stretch_text = spec.read.stretch.describe()
         limits_json = json.dumps(state["limits"])
