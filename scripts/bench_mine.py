@@ -19,6 +19,18 @@ made (Linux ``VmHWM``, reset after data generation — and ``malloc_trim`` of it
 
     python scripts/bench_mine.py                       # N = 20k, 50k (about 5 min on 2 busy cores)
     python scripts/bench_mine.py --sizes 100000        # N = 100k
+
+Candidate stages side by side (``--indexes``)
+---------------------------------------------
+``--indexes SPEC,...`` compares, at each N and on each data set of ``--sets``, the exact torch search
+with faiss's flat index (``flat``) and approximate indexes (``ivf`` / ``hnsw``, settings as
+``ivf:nlist=316:nprobe=2``), each in its own subprocess: time and its ratio to ``exact``, peak
+memory, the recall of the CLIP-close set measured by ``--check-recall`` (1000 query images, Wilson
+95% interval), the share of the exact candidates found, and whether the final pairs are identical.
+Data sets: ``easy`` (:func:`make_data`), ``hard`` (:func:`make_hard_data`: CLIP-like, random images at
+cosine ~0.5, 30% of images in near-duplicate groups of 100-400).
+
+    python scripts/bench_mine.py --sizes 100000 --indexes flat,ivf,ivf:nprobe=2,hnsw --sets easy,hard
 """
 
 from __future__ import annotations
@@ -78,6 +90,54 @@ def make_data(n: int, dim: int, ssl_dim: int, seed: int = 0, cluster: int = 10, 
     return clip, ssl
 
 
+def make_hard_data(n: int, dim: int, ssl_dim: int, seed: int = 0, grouped: float = 0.3, chunk: int = 4096):
+    """CLIP-like unit vectors: random images at cosine ~0.5 (a shared direction), near-duplicate groups.
+
+    A share ``grouped`` of the images falls in groups of 100-400 around a group centre (within-group
+    CLIP cosines ~0.93-0.99, straddling 0.95); 90% of a group's members share its SSL vector (CLIP
+    and SSL both close: near-duplicates, excluded by the rule), 10% get a random one (CLIP-blind pairs
+    with every mate). The rest are independent images (CLIP cosine ~0.5 to everything).
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    shared = torch.nn.functional.normalize(torch.randn(1, dim, generator=g), dim=1)
+    group_of = torch.full((n,), -1, dtype=torch.int64)
+    k, pos = 0, 0
+    while pos < int(n * grouped):
+        size = int(torch.randint(100, 401, (1,), generator=g))
+        group_of[pos:pos + size] = k
+        k, pos = k + 1, pos + size
+    group_of = group_of[torch.randperm(n, generator=g)]
+    centres = torch.nn.functional.normalize(torch.randn(max(k, 1), dim, generator=g), dim=1)
+    ssl_centres = torch.nn.functional.normalize(torch.randn(max(k, 1), ssl_dim, generator=g), dim=1)
+    clip, ssl = torch.empty(n, dim), torch.empty(n, ssl_dim)
+    for r0 in range(0, n, chunk):
+        r1 = min(n, r0 + chunk)
+        gk = group_of[r0:r1]
+        inside = gk >= 0
+        own = torch.nn.functional.normalize(torch.randn(r1 - r0, dim, generator=g), dim=1)
+        base = torch.where(inside[:, None], centres[gk.clamp(min=0)], own)
+        spread = torch.where(inside, torch.empty(r1 - r0).uniform_(0.1, 0.2, generator=g), torch.zeros(r1 - r0))
+        v = torch.nn.functional.normalize(base + spread[:, None] * torch.randn(r1 - r0, dim, generator=g) / dim ** 0.5,
+                                          dim=1)
+        clip[r0:r1] = torch.nn.functional.normalize(0.5 ** 0.5 * shared + 0.5 ** 0.5 * v, dim=1)
+        swap = ~inside | (torch.rand(r1 - r0, generator=g) < 0.1)
+        s_base = torch.where(swap[:, None], torch.randn(r1 - r0, ssl_dim, generator=g), ssl_centres[gk.clamp(min=0)])
+        ssl[r0:r1] = torch.nn.functional.normalize(s_base + 0.02 * torch.randn(r1 - r0, ssl_dim, generator=g), dim=1)
+    return clip, ssl
+
+
+def index_params(spec: str) -> dict:
+    """``ivf:nlist=316:nprobe=2`` -> MineParams keywords (``exact`` / ``flat`` / ``ivf`` / ``hnsw``)."""
+    kind, *opts = spec.split(":")
+    kw: dict = {"exact": {}, "flat": {"backend": "faiss"}, "ivf": {"index": "ivf"}, "hnsw": {"index": "hnsw"}}[kind]
+    for opt in opts:
+        key, value = opt.split("=")
+        kw[{"m": "hnsw_m", "ef": "ef_search"}.get(key, key)] = int(value)
+    return kw
+
+
 def run_baseline(clip, block: int, k: int = 10) -> int:
     """Bare chunked matmul + top-k over the same tiles as ``mine``; returns the number of tiles."""
     import torch
@@ -122,7 +182,7 @@ def child(method: str, n: int, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads or torch.get_num_threads())
     rss0 = _rss_bytes()
-    clip, ssl = make_data(n, args.dim, args.ssl_dim)
+    clip, ssl = (make_hard_data if args.data == "hard" else make_data)(n, args.dim, args.ssl_dim)
     _trim()  # give the generator's freed temporaries back, so RSS = baseline + data
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     t0 = time.perf_counter()
@@ -130,6 +190,14 @@ def child(method: str, n: int, args: argparse.Namespace) -> dict:
     if method == "mine":
         cands, chosen = mine_pairs(clip, ssl, MineParams(block=args.block))
         out.update(candidates=len(cands), pairs=len(chosen))
+    elif method.split(":")[0] in ("exact", "flat", "ivf", "hnsw"):
+        import numpy as np
+
+        params = MineParams(block=args.block, check_recall=args.check_recall, **index_params(method))
+        cands, chosen = mine_pairs(clip, ssl, params)
+        out.update(candidates=len(cands), pairs=len(chosen), recall=cands.recall, search=cands.search)
+        keys = {"cands": np.sort(cands.i * n + cands.j), "chosen": cands.i[chosen] * n + cands.j[chosen]}
+        np.savez(args.keys_file, **keys)
     elif method == "baseline":
         out.update(tiles=run_baseline(clip, args.block))
     else:
@@ -141,6 +209,46 @@ def child(method: str, n: int, args: argparse.Namespace) -> dict:
     return out
 
 
+def compare_indexes(args: argparse.Namespace) -> int:
+    """The ``--indexes`` table (module docstring)."""
+    import tempfile
+
+    import numpy as np
+
+    print(f"bench_mine --indexes: d={args.dim}, ssl d={args.ssl_dim}, block={args.block}, cpus={os.cpu_count()}, "
+          f"recall check {args.check_recall} queries")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_mine_"))
+    for n in (int(x) for x in args.sizes.split(",") if x.strip()):
+        for data in args.sets.split(","):
+            rows, ref = [], None
+            for method in ["exact", *args.indexes.split(",")]:
+                keys_file = tmp / f"{data}-{n}-{len(rows)}.npz"
+                cmd = [sys.executable, __file__, "--child", method, str(n), "--dim", str(args.dim), "--ssl-dim",
+                       str(args.ssl_dim), "--block", str(args.block), "--threads", str(args.threads), "--data", data,
+                       "--keys-file", str(keys_file), "--check-recall", str(args.check_recall)]
+                proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print(f"  {data} N={n} {method}: failed\n{proc.stderr[-1500:]}")
+                    continue
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                with np.load(keys_file) as z:
+                    keys = {k: z[k] for k in z.files}
+                if ref is None:
+                    ref = (r, keys)
+                base, base_keys = ref
+                rec = r.get("recall") or {}
+                lo, hi = (rec.get("interval95") or [None, None])
+                found = len(np.intersect1d(keys["cands"], base_keys["cands"])) / max(1, len(base_keys["cands"]))
+                same = np.array_equal(keys["chosen"], base_keys["chosen"])
+                rows.append(f"  {data:4s} N={n:>7} {method:22s} {r['seconds']:7.1f}s  x{r['seconds'] / base['seconds']:5.2f}  "
+                            f"peak {r['peak_bytes'] / 2**20:6.0f} MB  recall "
+                            + (f"{rec['recall']:.4f} [{lo:.4f}, {hi:.4f}] of {rec['exact_pairs']}" if rec.get("recall") is not None
+                               else "n/a") + f"  candidates {r['candidates']} ({found:.4f} of exact)  "
+                            f"final pairs {'identical' if same else 'DIFFER'}")
+                print(rows[-1], flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="20000,50000", help="comma-separated N (default: 20000,50000)")
@@ -149,11 +257,20 @@ def main() -> int:
     ap.add_argument("--block", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--naive-max-gb", type=float, default=2.5, help="run the naive N x N method only below this")
+    ap.add_argument("--indexes", default=None, metavar="SPEC,...",
+                    help="compare candidate stages instead: exact vs these (flat, ivf[:nlist=..][:nprobe=..], "
+                         "hnsw[:m=..][:ef=..]); see the docstring")
+    ap.add_argument("--sets", default="easy", help="data sets of --indexes: easy, hard (default: easy)")
+    ap.add_argument("--check-recall", type=int, default=1000, help="query images of the recall check (default: 1000)")
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
+    ap.add_argument("--data", default="easy", help=argparse.SUPPRESS)
+    ap.add_argument("--keys-file", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], int(args.child[1]), args)))
+        print(json.dumps(child(args.child[0], int(args.child[1]), args), default=str))
         return 0
+    if args.indexes:
+        return compare_indexes(args)
 
     passthrough = ["--dim", str(args.dim), "--ssl-dim", str(args.ssl_dim), "--block", str(args.block),
                    "--threads", str(args.threads)]

@@ -98,8 +98,9 @@ def build_index(C: Any, settings: dict[str, Any], *, seed: int = 0) -> Any:
     return index
 
 
-def range_pairs(index: Any, Q: Any, r0: int, radius: float, knn: int | None = None) -> tuple[Any, Any]:
-    """``(rows, cols)`` (int64 numpy) of the pairs ``row < col`` that ``index`` returns above ``radius`` for rows ``Q`` = ``C[r0:]``.
+def range_pairs(index: Any, Q: Any, r0: int, radius: float, knn: int | None = None) -> tuple[Any, Any, Any]:
+    """``(rows, cols, sims)`` (int64, int64, float32 numpy) of the pairs ``row < col`` that ``index`` returns
+    above ``radius`` for rows ``Q`` = ``C[r0:]``, with faiss's (float32) similarities.
 
     ``knn``: search the ``knn`` nearest instead of a range search (HNSW: faiss's HNSW range search
     fails on large query batches, and an HNSW search visits at most ``efSearch`` candidates anyway).
@@ -108,16 +109,16 @@ def range_pairs(index: Any, Q: Any, r0: int, radius: float, knn: int | None = No
 
     Q = np.ascontiguousarray(Q, dtype=np.float32)
     if knn is None:
-        lims, _sims, cols = index.range_search(Q, radius)
+        lims, sims, cols = index.range_search(Q, radius)
         rows = np.repeat(np.arange(r0, r0 + len(Q), dtype=np.int64), np.diff(lims.astype(np.int64)))
     else:
         sims, labels = index.search(Q, min(knn, index.ntotal))
         hit = (sims > radius) & (labels >= 0)
         rows = np.broadcast_to(np.arange(r0, r0 + len(Q), dtype=np.int64)[:, None], labels.shape)[hit]
-        cols = labels[hit]
+        cols, sims = labels[hit], sims[hit]
     cols = cols.astype(np.int64)
     keep = cols > rows
-    return rows[keep], cols[keep]
+    return rows[keep], cols[keep], np.ascontiguousarray(sims[keep], dtype=np.float32)
 
 
 def exact_close_pairs(C: Any, queries: Any, clip_min: float, chunk: int = 256) -> set[tuple[int, int]]:

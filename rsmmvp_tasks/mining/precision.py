@@ -5,11 +5,13 @@ The exact rule
 A pair is CLIP-close when the dot product of its two *stored* vectors (float32 rows, from float32 or
 float16 caches), computed in float64, is ``>= clip_min`` (:func:`rescore`). Every search path — the
 blocked torch pass in any precision, faiss's flat or approximate indexes — only *proposes* pairs
-whose cheaply computed similarity is ``>= clip_min - margin``; every proposed pair is re-scored in
-float64 and kept on that value alone. A pass whose ``margin`` bounds its error therefore proposes
-every pair the rule keeps, and all exact passes give *identical* pair sets (the float64 rescore of
-float32 inputs is exact to ~1e-16; only a pair within that of the threshold could differ across
-devices).
+whose cheaply computed similarity is ``>= clip_min - margin``. A proposal at ``>= clip_min + margin``
+is close for certain; the band in between is re-scored in float64 and decided on that value alone;
+and every pair that survives the SSL filter carries its float64 CLIP cosine (so ranking by gap does
+not depend on the pass either). A pass whose ``margin`` bounds its error therefore proposes every
+pair the rule keeps, and all exact passes give *identical* pair sets and choices (the float64
+rescore of float32 inputs is exact to ~1e-16; only a pair within that of the threshold could differ
+across devices).
 
 Error bound (:func:`matmul_margin`)
 -----------------------------------

@@ -266,8 +266,9 @@ def _as_tensor(x: Any, device: str) -> Any:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
 
 
-def _ssl_filter(ssl: Any, ii: Any, jj: Any, cs: Any, p: MineParams, out: _Collector, bufs: Any) -> None:
-    """SSL cosine of candidate pairs ``(ii, jj)`` (torch, on ssl's device); keep those under both SSL limits.
+def _ssl_filter(C: Any, D: Any, ii: Any, jj: Any, p: MineParams, out: _Collector, bufs: Any) -> None:
+    """SSL cosine of CLIP-close pairs ``(ii, jj)`` (torch, on ``D``'s device); those under both SSL limits go to
+    ``out`` with their exact CLIP cosine (float64 rescore of ``C``'s rows, :func:`~rsmmvp_tasks.mining.precision.rescore`).
 
     SSL rows are gathered in chunks into two reused ``(chunk, e)`` buffers (``bufs``, from
     :func:`_gather_buffers`) totalling a quarter of a CLIP tile, so candidates never raise memory past
@@ -277,16 +278,18 @@ def _ssl_filter(ssl: Any, ii: Any, jj: Any, cs: Any, p: MineParams, out: _Collec
 
     chunk = bufs[0].shape[0]
     for k in range(0, len(ii), chunk):
-        a, b, c = ii[k:k + chunk], jj[k:k + chunk], cs[k:k + chunk]
+        a, b = ii[k:k + chunk], jj[k:k + chunk]
         ga, gb = bufs[0][: len(a)], bufs[1][: len(a)]
-        torch.index_select(ssl, 0, a, out=ga)
-        torch.index_select(ssl, 0, b, out=gb)
+        torch.index_select(D, 0, a, out=ga)
+        torch.index_select(D, 0, b, out=gb)
         s = ga.mul_(gb).sum(1)
         dup = s >= p.dup_threshold
         out.near_duplicates += int(dup.sum())
         keep = (s < p.ssl_max) & ~dup
         if bool(keep.any()):
-            out.add(a[keep].cpu().numpy(), b[keep].cpu().numpy(), c[keep].cpu().numpy(), s[keep].cpu().numpy())
+            ak, bk = a[keep], b[keep]
+            c = rescore(C, ak.to(C.device), bk.to(C.device)).float()
+            out.add(ak.cpu().numpy(), bk.cpu().numpy(), c.cpu().numpy(), s[keep].cpu().numpy())
 
 
 def _gather_buffers(ssl: Any, block: int) -> tuple[Any, Any]:
@@ -297,18 +300,27 @@ def _gather_buffers(ssl: Any, block: int) -> tuple[Any, Any]:
             torch.empty(chunk, ssl.shape[1], device=ssl.device, dtype=ssl.dtype))
 
 
-def _keep_close(C: Any, D: Any, a: Any, b: Any, p: MineParams, out: _Collector, bufs: Any) -> None:
-    """Decide proposed pairs ``(a, b)`` by the exact rule (float64 rescore >= clip_min), then the SSL filter."""
+def _keep_close(C: Any, D: Any, a: Any, b: Any, approx: Any, margin: float, p: MineParams, out: _Collector,
+                bufs: Any) -> None:
+    """Decide proposed pairs ``(a, b)`` (approximate CLIP cosines ``approx`` >= ``clip_min - margin``) by the exact rule.
+
+    ``approx >= clip_min + margin`` is close for certain (the error is below ``margin``); the rest are
+    re-scored in float64 and kept when ``>= clip_min``. The close pairs go through the SSL filter,
+    whose survivors get their float64 CLIP cosine there — so only the band around the threshold and
+    the final candidates are ever re-scored (not the near-duplicate groups).
+    """
     if not len(a):
         return
-    exact = rescore(C, a, b)
-    keep = exact >= p.clip_min
-    if not bool(keep.any()):
+    unsure = approx.double() < p.clip_min + margin
+    if bool(unsure.any()):
+        keep = ~unsure
+        keep[unsure] = rescore(C, a[unsure], b[unsure]) >= p.clip_min
+        a, b = a[keep], b[keep]
+    if not len(a):
         return
-    a, b = a[keep], b[keep]
     out.add_watched(a, b)
     dev = D.device
-    _ssl_filter(D, a.to(dev), b.to(dev), exact[keep].float().to(dev), p, out, bufs)
+    _ssl_filter(C, D, a.to(dev), b.to(dev), p, out, bufs)
 
 
 def _threshold_below(value: float, dtype: Any) -> Any:
@@ -422,7 +434,8 @@ def _blocked_search(C: Any, D: Any, p: MineParams, out: _Collector, start: int,
                     mask.triu_(1)
                 idx = mask.nonzero()
                 if len(idx):
-                    _keep_close(C, D, idx[:, 0] + r0, idx[:, 1] + c0, p, out, gather)
+                    a, b = idx[:, 0], idx[:, 1]
+                    _keep_close(C, D, a + r0, b + c0, sim[a, b], margin, p, out, gather)
                 bar.update(1)
             row_done(min(n, r0 + block))
     return {"index": "exact", "backend": "torch", "block": block, "precision": precision, "margin": margin}
@@ -459,8 +472,9 @@ def _range_search(index: Any, C: Any, Cn: Any, D: Any, p: MineParams, out: _Coll
     margin = matmul_margin("fp32", Cn.shape[1], float(C.norm(dim=1).max()))
     gather = _gather_buffers(D, chunk)
     for r0 in tqdm(range(start, len(Cn), chunk), desc=f"mine ({search['index']})", unit="block", disable=not progress):
-        rows, cols = range_pairs(index, Cn[r0:r0 + chunk], r0, p.clip_min - margin, search.get("efSearch"))
-        _keep_close(C, D, torch.from_numpy(rows), torch.from_numpy(cols), p, out, gather)
+        rows, cols, sims = range_pairs(index, Cn[r0:r0 + chunk], r0, p.clip_min - margin, search.get("efSearch"))
+        _keep_close(C, D, torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(sims), margin, p, out,
+                    gather)
         row_done(min(len(Cn), r0 + chunk))
     search["margin"] = margin
     return search
