@@ -203,3 +203,32 @@ def test_cli_index_and_recall_go_into_pairs_json(tmp_path, capsys: pytest.Captur
               "--index", "annoy"])
     assert exc.value.code == 2
     assert "--index" in capsys.readouterr().err
+
+
+def test_the_dataset_card_says_how_pairs_were_mined_and_the_recall(tmp_path) -> None:
+    """rsmmvp build puts mining_note(PAIRS) into the card: the candidate stage and the measured recall."""
+    import json
+
+    from rsmmvp_tasks.mining.pairs import mining_note
+
+    (tmp_path / "P.json").write_text(json.dumps({
+        "search": {"index": "ivf", "nlist": 316, "nprobe": 2, "train_rows": 12324, "block": 4096, "margin": 1e-4},
+        "recall": {"queries": 1000, "exact_pairs": 2785, "found": 2752, "recall": 2752 / 2785,
+                   "interval95": list(wilson_interval(2752, 2785))}}))
+    note = mining_note(tmp_path / "P.parquet")
+    assert note is not None and "`ivf`" in note and "nprobe=2" in note and "0.9882" in note and "1000 random query" in note
+    (tmp_path / "E.json").write_text(json.dumps({"search": {"index": "exact", "block": 4096}}))
+    assert mining_note(tmp_path / "E.parquet").startswith("Pairs were mined by an exact search")
+    (tmp_path / "A.json").write_text(json.dumps({"search": {"index": "hnsw", "M": 32}}))
+    assert "recall was not measured" in mining_note(tmp_path / "A.parquet")
+    assert mining_note(tmp_path / "missing.parquet") is None
+
+
+def test_card_renders_the_mining_line() -> None:
+    from rsmmvp_tasks.dataset.card import CardInfo, render_card
+
+    rows = [{"pair_id": 0, "pattern": "presence", "source": "x/a.png"}, {"pair_id": 0, "pattern": "presence",
+                                                                         "source": "x/b.png"}]
+    line = "Pairs were mined with an approximate `ivf` candidate stage (nprobe=2); its recall ... is 0.9900."
+    assert line in render_card(rows, CardInfo(mining=line))
+    assert "Pairs were mined" not in render_card(rows, CardInfo())

@@ -83,6 +83,7 @@ __all__ = [
     "export_pair_images",
     "file_sha256",
     "is_pairs_table",
+    "mining_note",
     "pairs_stem",
     "read_pairs",
     "write_pairs",
@@ -227,6 +228,36 @@ def read_pairs(path: str | Path) -> PairsTable:
             rec[f"path_{side}"] = str(_resolve_image(raw, base))
         records.append(rec)
     return PairsTable(path=path, sha256=file_sha256(path), records=records)
+
+
+def mining_note(pairs: str | Path) -> str | None:
+    """One sentence for the dataset card on how the pairs were searched, from the PAIRS ``.json`` beside ``pairs``.
+
+    Says the candidate stage (exact, or the approximate index and its settings) and, when
+    ``mine --check-recall`` measured it, the recall with its 95% interval. ``None`` when the ``.json``
+    is missing or unreadable, or records neither.
+    """
+    meta_path = pairs_stem(pairs).with_name(pairs_stem(pairs).name + ".json")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    search, recall = meta.get("search") or {}, meta.get("recall")
+    if not search and not recall:
+        return None
+    index = search.get("index", "exact")
+    if index == "exact":
+        text = "Pairs were mined by an exact search over every pair of images"
+    else:
+        settings = ", ".join(f"{k}={v}" for k, v in search.items() if k not in ("index", "margin", "block"))
+        text = f"Pairs were mined with an approximate `{index}` candidate stage ({settings})"
+    if recall and recall.get("recall") is not None:
+        lo, hi = recall["interval95"]
+        text += (f"; its recall of CLIP-close pairs, measured on {recall['queries']} random query images "
+                 f"({recall['exact_pairs']} exact pairs), is {recall['recall']:.4f} (95% interval {lo:.4f}-{hi:.4f})")
+    elif index != "exact":
+        text += "; its recall was not measured (`rsmmvp mine --check-recall K`)"
+    return text + "."
 
 
 def write_pairs(frame: Any, summary: Mapping[str, Any], out: str | Path) -> list[Path]:
