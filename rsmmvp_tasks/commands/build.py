@@ -83,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
         rows = read_raw(resolve_source(args.raw), pair_size=args.pair_size, table=args.table)
     else:
         from rsmmvp_tasks.mining.annotations import rows_from_annotations
+        from rsmmvp_tasks.mining.pairs import mining_note
 
         rows = rows_from_annotations(args.pairs, args.annotations)
+        card.mining = mining_note(args.pairs)
     from rsmmvp_tasks.dataset.task_yaml import eval_command, task_yaml_files
 
     task_yaml = task_yaml_files(args.out)  # a ready lmms-eval task for this build (rsmmvp_tasks.dataset.task_yaml)

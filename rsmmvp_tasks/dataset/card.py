@@ -125,6 +125,8 @@ class CardInfo:
     citations: str | None = None
     #: the licence of each image source; ``None``: ``license``/``attribution`` for every source in the data
     sources: tuple[SourceLicense, ...] | None = None
+    #: how the pairs were mined, with the measured recall (:func:`rsmmvp_tasks.mining.pairs.mining_note`)
+    mining: str | None = None
 
 
 def source_licenses(rows: Iterable[Mapping[str, Any]], info: CardInfo) -> list[SourceLicense]:
@@ -278,6 +280,7 @@ def render_card(data: Any, info: CardInfo | None = None) -> str:
             "Evaluate with the `rsmmvp` lmms-eval task suite."
         ),
         "",
+        *([info.mining, ""] if info.mining else []),
         "## Columns",
         "",
         "| column | type | meaning |",
