@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="candidate stage of the CLIP step: exact (default; every pair visited), or an approximate faiss "
                           "index, which can miss pairs (measure how many with --check-recall)")
     ann.add_argument("--nlist", type=positive_int, default=None, help="ivf: k-means lists (default: sqrt(N))")
-    ann.add_argument("--nprobe", type=positive_int, default=None, help="ivf: lists searched per query (default: 8)")
+    ann.add_argument("--nprobe", type=positive_int, default=None, help="ivf: lists searched per query (default: 6)")
     ann.add_argument("--hnsw-m", type=positive_int, default=None, help="hnsw: links per node (default: 32)")
     ann.add_argument("--ef-search", type=positive_int, default=None, help="hnsw: candidates per query (default: 256)")
     ann.add_argument("--check-recall", type=nonnegative_int, default=0, metavar="K",

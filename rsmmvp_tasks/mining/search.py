@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -395,9 +396,11 @@ def candidate_pairs(clip: Any, ssl: Any, params: MineParams | None = None, *, pr
     result = out.result()
     result.search = search
     if queries is not None:
+        t0 = time.perf_counter()
         exact = exact_close_pairs(C, queries, p.clip_min)
         found = {(int(a), int(b)) for a, b in result.watched.T.tolist()}
         result.recall = recall_report(exact, found, len(queries))
+        result.recall["seconds"] = time.perf_counter() - t0
     ckpt.remove()
     return result
 
