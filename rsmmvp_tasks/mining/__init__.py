@@ -8,6 +8,10 @@ Modules, in pipeline order (heavy dependencies are imported inside functions):
 - :mod:`~rsmmvp_tasks.mining.lock` — one writer per cache (a file lock naming its holder)
 - :mod:`~rsmmvp_tasks.mining.embed` — ``rsmmvp embed``
 - :mod:`~rsmmvp_tasks.mining.search` — ``rsmmvp mine``: the mining rule, exact blocked search, joining two caches
+- :mod:`~rsmmvp_tasks.mining.precision` — low-precision candidate passes kept exact (error margin, float64
+  rescore), tile size from free memory
+- :mod:`~rsmmvp_tasks.mining.ann` — ``mine --index ivf|hnsw`` (faiss) and ``--check-recall``
+- :mod:`~rsmmvp_tasks.mining.resume` — the checkpoint of a resumable mine
 - :mod:`~rsmmvp_tasks.mining.places` — place-aware pairs: the tile table joined to the caches, overlap/distance and
   different-scene rules, footprint columns of PAIRS
 - :mod:`~rsmmvp_tasks.mining.stats` — ``rsmmvp mine --stats``: the CLIP x SSL histogram and counts per threshold

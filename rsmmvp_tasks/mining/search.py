@@ -14,13 +14,19 @@ in at most ``max_per_image`` pairs (default 1).
 
 Search
 ------
-:func:`candidate_pairs` is exact: it walks the upper triangle of the ``N x N`` CLIP similarity in
-``block x block`` tiles (torch matmul into one reused buffer, CPU or GPU), thresholds each tile and
-computes SSL similarities only for the survivors. Memory is ``O(N*d + block^2)`` plus the
-candidates; when these exceed ``max_candidates`` the lowest gaps are dropped (logged: the greedy
-choice is then no longer guaranteed exact — raise ``clip_min`` or ``max_candidates``).
-``backend="faiss"`` uses ``faiss.IndexFlatIP.range_search`` for the CLIP step instead (optional
-dependency, imported lazily: ``pip install faiss-cpu``).
+:func:`candidate_pairs` is exact by default: it walks the upper triangle of the ``N x N`` CLIP
+similarity in ``block x block`` tiles (torch matmul into one reused buffer, CPU or GPU; ``block``
+chosen from free memory unless given), thresholds each tile at ``clip_min - margin`` in the pass's
+precision (fp32, tf32 or bf16), decides the proposals by the float64 rule of
+:mod:`~rsmmvp_tasks.mining.precision` — so the pairs never depend on precision, tile or device —
+and computes SSL similarities only for the CLIP-close pairs. Memory is ``O(N*d + block^2)`` plus
+the candidates; when these exceed ``max_candidates`` the lowest gaps are dropped (logged: the
+greedy choice is then no longer guaranteed exact — raise ``clip_min`` or ``max_candidates``).
+``backend="faiss"`` uses ``faiss.IndexFlatIP.range_search`` for the CLIP step instead, and
+``index="ivf"|"hnsw"`` an approximate faiss index (:mod:`~rsmmvp_tasks.mining.ann`; faiss is an
+optional dependency, imported lazily: ``pip install faiss-cpu``), whose recall ``check_recall``
+measures. Given a ``checkpoint`` file the search resumes after a kill
+(:mod:`~rsmmvp_tasks.mining.resume`).
 
 Inputs and output
 -----------------
