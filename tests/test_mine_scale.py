@@ -162,7 +162,9 @@ def test_killed_mine_resumes_from_its_last_block(tmp_path, index: str) -> None:
     again = candidate_pairs(clip, ssl, p, checkpoint=ckpt, checkpoint_every=0, on_rows=resumed_rows.append)
     assert resumed_rows[0] > seen[2]  # it did not start over
     assert pair_set(again) == pair_set(whole) and len(whole) > 10
-    assert again.near_duplicates == whole.near_duplicates and again.recall == whole.recall
+    assert again.near_duplicates == whole.near_duplicates
+    assert {k: v for k, v in again.recall.items() if k != "seconds"} == {k: v for k, v in whole.recall.items()
+                                                                          if k != "seconds"}
     assert not ckpt.exists()
     # a checkpoint of other settings is not used
     with pytest.raises(Killed):
