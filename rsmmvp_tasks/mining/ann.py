@@ -30,7 +30,7 @@ import math
 from typing import Any
 
 from rsmmvp_tasks.errors import UsageError
-from rsmmvp_tasks.mining.precision import matmul_margin, rescore
+from rsmmvp_tasks.mining.precision import low_precision, matmul_margin, rescore
 from rsmmvp_tasks.mining.stats import wilson_interval
 
 __all__ = ["ADD_CHUNK", "DEFAULTS", "INDEXES", "build_index", "default_nlist", "exact_close_pairs", "index_settings",
@@ -141,7 +141,8 @@ def exact_close_pairs(C: Any, queries: Any, clip_min: float, chunk: int = 256) -
     found: set[tuple[int, int]] = set()
     for k in range(0, len(q), chunk):
         qq = q[k:k + chunk]
-        sim = C.index_select(0, qq) @ C.T
+        with low_precision("fp32"):  # the fp32 margin holds only without TF32
+            sim = C.index_select(0, qq) @ C.T
         a, b = (sim >= clip_min - margin).nonzero(as_tuple=True)
         a = qq[a]
         keep = a != b
