@@ -118,8 +118,12 @@ def auto_block(device: str, n: int, precision: str = "fp32") -> int:
     return max(1, min(block, cap, n))
 
 
-def rescore(C: Any, a: Any, b: Any, chunk: int = 1 << 16) -> Any:
-    """Float64 dot products ``C[a[k]] . C[b[k]]`` (torch, on ``C``'s device), as float64; in chunks of ``chunk`` pairs."""
+def rescore(C: Any, a: Any, b: Any, chunk: int = 512) -> Any:
+    """Float64 dot products ``C[a[k]] . C[b[k]]`` (torch, on ``C``'s device), as float64; in chunks of ``chunk`` pairs.
+
+    Small chunks keep the gathered rows and their float64 copies (``2 * chunk * d * 12`` bytes, 9 MB
+    at d = 768) well under a tile's memory.
+    """
     import torch
 
     out = torch.empty(len(a), dtype=torch.float64, device=C.device)
