@@ -387,7 +387,7 @@ def candidate_pairs(clip: Any, ssl: Any, params: MineParams | None = None, *, pr
         log.info("resuming the mine from row %d of %d (checkpoint %s)", start, n, checkpoint)
 
     def row_done(r: int) -> None:
-        if ckpt.due() or r >= n:
+        if r < n and ckpt.due():  # the finished search needs no checkpoint
             ckpt.save(r, out.state())
         if on_rows is not None:
             on_rows(r)
