@@ -327,10 +327,8 @@ def _json_as_answer(m: re.Match[str]) -> str:
 
 def _after_correction(text: str) -> str:
     """What follows the last self-correction (``Wait, no,`` ``Correction:`` ``I meant``...), or ``text``."""
-    last = None
-    for last in _CORRECTION.finditer(text):
-        pass
-    return text[last.end() :] if last else text
+    matches = list(_CORRECTION.finditer(text))
+    return text[matches[-1].end() :] if matches else text
 
 
 def _norm(text: str, breaks: bool = False) -> str:
@@ -497,9 +495,8 @@ def _option_before(text: str, pos: int, options: Sequence[str]) -> int | None:
     best: tuple[int, int] | None = None
     for i, option in enumerate(options):
         pattern = _option_pattern(option)
-        last = None
-        for last in pattern.finditer(tail) if pattern is not None else ():
-            pass
+        matches = list(pattern.finditer(tail)) if pattern is not None else []
+        last = matches[-1] if matches else None
         if (last and last.end() >= len(tail) - 1 and (last.start() == 1 or tail.endswith(" , ", 0, last.start() + 1))
                 and (best is None or last.end() - last.start() > best[1])):
             best = (i, last.end() - last.start())
@@ -534,7 +531,7 @@ def _texts_contradict(text: str, choice: str, letters: list[str], options: Seque
 def _entries(text: str, options: Sequence[str], letters: list[str]) -> list[tuple[int, int, str]]:
     """(start, end, letter) of each ``letter + delimiter + that letter's option text`` (``B. Four``)."""
     found = []
-    for letter, option in zip(letters, options):
+    for letter, option in zip(letters, options, strict=False):
         words = re.findall(r"\w+", unicodedata.normalize("NFKC", option))
         if words:
             body = r"[\W_]+".join(map(re.escape, words))

@@ -263,7 +263,7 @@ def _answer_letter(answer: str, options: list[str]) -> str | None:
     letters = option_letters(len(options)) if len(options) <= 26 else []
     if len(answer) == 1 and answer.upper() in letters:
         return answer.upper()
-    for letter, text in zip(letters, options):
+    for letter, text in zip(letters, options, strict=False):
         if answer and answer.casefold() == text.casefold():
             return letter
     return None
@@ -328,6 +328,31 @@ def _locate(ann: Annotation, by_images: dict[tuple[str, str], dict[str, Any]], b
     return (rec, None) if rec is not None else (None, f"{ann.where}: pair_rank {rank} is not in the PAIRS table")
 
 
+def _refuse_unmatched(pairs: PairsTable, annotations_path: Path, file_sha: str | None,
+                      rank_only: list[Annotation], foreign: list[str]) -> None:
+    """Raise :class:`AnnotationError` for rank-only annotations of an unproven PAIRS file, or for annotations that
+    name no pair of ``pairs`` (see :func:`_match`)."""
+    same_table = file_sha is not None and file_sha == pairs.sha256
+    if rank_only:
+        why = ("records no PAIRS hash" if file_sha is None else
+               f"was made for another PAIRS file (sha256 {file_sha[:12]}..., not {pairs.sha256[:12]}...)")
+        raise AnnotationError(
+            f"{annotations_path}: {len(rank_only)} annotation(s) name their pair by pair_rank only (e.g. "
+            f"{rank_only[0].where}: pair_rank {rank_only[0].pair_rank}), and the file {why}; ranks change when pairs "
+            "are re-mined, so an annotation attaches to its pair's images. Fill in image_a and image_b as "
+            "annotations_template.csv and the review page's export carry them."
+        )
+    if foreign and file_sha and not same_table:
+        raise AnnotationError(
+            f"{annotations_path} was made for a PAIRS table with sha256 {file_sha[:12]}..., not for {pairs.path} "
+            f"(sha256 {pairs.sha256[:12]}...), and its pairs do not match: {foreign[0]}. Pass the PAIRS file the "
+            "review page was made from."
+        )
+    if foreign:
+        raise AnnotationError(f"{annotations_path} does not match PAIRS table {pairs.path} ({len(foreign)} problem(s)):\n  "
+                              + "\n  ".join(foreign))
+
+
 def _match(pairs: PairsTable, annotations: Iterable[Annotation], file_sha: str | None,
            annotations_path: Path) -> dict[tuple[str, str], Annotation]:
     """Annotations keyed by their pair's ``(image_a, image_b)`` (see the module docstring's rules).
@@ -358,24 +383,7 @@ def _match(pairs: PairsTable, annotations: Iterable[Annotation], file_sha: str |
             continue
         if key not in matched or not ann.is_empty():
             matched[key] = ann
-    if rank_only:
-        why = ("records no PAIRS hash" if file_sha is None else
-               f"was made for another PAIRS file (sha256 {file_sha[:12]}..., not {pairs.sha256[:12]}...)")
-        raise AnnotationError(
-            f"{annotations_path}: {len(rank_only)} annotation(s) name their pair by pair_rank only (e.g. "
-            f"{rank_only[0].where}: pair_rank {rank_only[0].pair_rank}), and the file {why}; ranks change when pairs "
-            "are re-mined, so an annotation attaches to its pair's images. Fill in image_a and image_b as "
-            "annotations_template.csv and the review page's export carry them."
-        )
-    if foreign and file_sha and not same_table:
-        raise AnnotationError(
-            f"{annotations_path} was made for a PAIRS table with sha256 {file_sha[:12]}..., not for {pairs.path} "
-            f"(sha256 {pairs.sha256[:12]}...), and its pairs do not match: {foreign[0]}. Pass the PAIRS file the "
-            "review page was made from."
-        )
-    if foreign:
-        raise AnnotationError(f"{annotations_path} does not match PAIRS table {pairs.path} ({len(foreign)} problem(s)):\n  "
-                              + "\n  ".join(foreign))
+    _refuse_unmatched(pairs, annotations_path, file_sha, rank_only, foreign)
     if file_sha and not same_table:
         log.warning("%s was made for another PAIRS file (sha256 %s...) but every annotated pair's images match %s; using it",
                     annotations_path, file_sha[:12], pairs.path)

@@ -610,6 +610,16 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _check_per_pattern(per_pattern: Any) -> list[str]:
+    """The details' ``per_pattern`` entries whose type is wrong."""
+    if not isinstance(per_pattern, Mapping):
+        return [f"per_pattern is {type(per_pattern).__name__}, not an object of patterns"]
+    return [f"per_pattern.{pattern} is {entry!r}, not {{pairs, pair_accuracy, ci_low, ci_high}}"
+            for pattern, entry in per_pattern.items()
+            if not isinstance(entry, Mapping) or not _count(entry.get("pairs"))
+            or not (entry.get("pair_accuracy") is None or _finite(entry.get("pair_accuracy")))]
+
+
 def _check_details(details: Mapping[str, Any]) -> list[str]:
     """The details fields whose type is wrong (each ``"name: what it is"``); numbers are checked apart."""
     bad = []
@@ -618,14 +628,7 @@ def _check_details(details: Mapping[str, Any]) -> list[str]:
             bad.append(f"{name} is {details.get(name)!r}, not a count")
     if not isinstance(details.get("incomplete_pairs"), list):
         bad.append(f"incomplete_pairs is {type(details.get('incomplete_pairs')).__name__}, not a list")
-    per_pattern = details.get("per_pattern")
-    if not isinstance(per_pattern, Mapping):
-        bad.append(f"per_pattern is {type(per_pattern).__name__}, not an object of patterns")
-    else:
-        for pattern, entry in per_pattern.items():
-            if not isinstance(entry, Mapping) or not _count(entry.get("pairs")) or not (
-                    entry.get("pair_accuracy") is None or _finite(entry.get("pair_accuracy"))):
-                bad.append(f"per_pattern.{pattern} is {entry!r}, not {{pairs, pair_accuracy, ci_low, ci_high}}")
+    bad += _check_per_pattern(details.get("per_pattern"))
     for name in ("dataset_fingerprint", "rsmmvp_version", "scoring_version", "judge_prompt_version",
                  "lmms_eval_version", "records_digest"):
         value = details.get(name)
