@@ -191,7 +191,7 @@ def option_problems(options: list[str] | tuple[str, ...]) -> list[tuple[str, str
     texts = [str(o) for o in options]
     letters = option_letters(min(len(texts), 26))
     problems: list[tuple[str, str]] = []
-    empty = [letter for letter, text in zip(letters, texts) if not text.strip()]
+    empty = [letter for letter, text in zip(letters, texts, strict=False) if not text.strip()]
     if len(texts) - len(empty) < 2:
         problems.append(("empty_options", f"needs at least 2 non-empty options, has {texts}"))
     elif empty:
@@ -199,7 +199,7 @@ def option_problems(options: list[str] | tuple[str, ...]) -> list[tuple[str, str
             ("empty_options", f"option(s) {', '.join(empty)} of {texts} are empty; remove them or write their text")
         )
     seen: dict[str, str] = {}
-    for letter, text in zip(letters, texts):
+    for letter, text in zip(letters, texts, strict=False):
         key = option_key(text)
         if not key:
             continue

@@ -97,8 +97,8 @@ def _reader_at(rev: str) -> Callable[[str, list[str]], object]:
 def _corpus_scores(read: Callable[[str, list[str]], object], cases: list[dict]) -> tuple[int, int]:
     """(wrong letters, agreements) of ``read`` on labelled ``cases``."""
     got = [read(c["response"], c["options"]) for c in cases]
-    wrong = sum(g is not None and g != c["expected"] for g, c in zip(got, cases))
-    return wrong, sum(g == c["expected"] for g, c in zip(got, cases))
+    wrong = sum(g is not None and g != c["expected"] for g, c in zip(got, cases, strict=False))
+    return wrong, sum(g == c["expected"] for g, c in zip(got, cases, strict=False))
 
 
 def corpora_table(readers: dict[str, Callable[[str, list[str]], object]]) -> str:

@@ -203,7 +203,7 @@ def write_raw_layout(root: Path, scenes: dict[str, Image.Image]) -> Path:
         index = 0
         for pair in PAIRS:
             options = " ".join(f"({chr(97 + i)}) {o}" for i, o in enumerate(pair.options))
-            for tile, answer in zip((pair.first, pair.second), pair.answers):
+            for tile, answer in zip((pair.first, pair.second), pair.answers, strict=False):
                 index += 1
                 render(tile, scenes).save(images / f"{index}.jpg", quality=92)
                 w.writerow([index, pair.question, options, f"({answer.lower()})", pair.pattern, describe(tile)])

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-
 from conftest import run_lmms_eval
+
 from rsmmvp_tasks.evaluation.answers import extract_choice
 from rsmmvp_tasks.evaluation.scoring import pair_stats
 from rsmmvp_tasks.paths import mini_dataset_dir

@@ -25,7 +25,7 @@ def printed_rows(output: str, task_alias: str | None = None) -> list[dict[str, s
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        row = dict(zip(names, cells))
+        row = dict(zip(names, cells, strict=False))
         if task_alias is None or row.get("Tasks") == task_alias:
             rows.append(row)
     return rows

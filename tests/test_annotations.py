@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from mined_pairs import CLIP_ID, SSL_ID, annotation, make_pairs
 
+from rsmmvp_tasks import read_pairs
 from rsmmvp_tasks.mining.annotations import (
     CSV_COLUMNS,
     rows_from_annotations,
     write_annotation_template,
 )
-from rsmmvp_tasks import read_pairs
 from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
 
 

@@ -13,9 +13,9 @@ import yaml
 from PIL import Image
 from rawfixture import make_raw_layout
 
+from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.dataset.build import ValidationFailed, build_from_raw
 from rsmmvp_tasks.dataset.card import CardInfo
-from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.dataset.hub import HubSourceError, push_folder, resolve_source
 from rsmmvp_tasks.dataset.loading import load_rsmmvp, process_hub_docs
 
@@ -411,7 +411,7 @@ def test_two_processes_convert_the_hub_snapshot_once(tmp_path: Path) -> None:
         time.sleep(0.05)
     go.touch()  # both start converting now
     results = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (out, err) in zip(procs, results, strict=False):
         assert proc.returncode == 0, err
         assert "rows 10" in out and "Traceback" not in err
     logs = "".join(err for _, err in results)

@@ -15,11 +15,11 @@ from pathlib import Path
 import datasets
 import pytest
 import yaml
-
 from conftest import BIN, run_lmms_eval
+
+from rsmmvp_tasks import tasks_dir
 from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR, eval_command, render_task_yaml, task_name_for
-from rsmmvp_tasks import tasks_dir
 from rsmmvp_tasks.schema import PARQUET_NAME
 
 

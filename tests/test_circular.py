@@ -20,11 +20,11 @@ import pytest
 import yaml
 from conftest import run_lmms_eval
 
-from rsmmvp_tasks.evaluation import circular
-from rsmmvp_tasks.evaluation.aggregation import METRIC_LIST, aggregate
-from rsmmvp_tasks.evaluation import task as plain
-from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, read_details
 from rsmmvp_tasks import mini_dataset_dir, tasks_dir
+from rsmmvp_tasks.evaluation import circular
+from rsmmvp_tasks.evaluation import task as plain
+from rsmmvp_tasks.evaluation.aggregation import METRIC_LIST, aggregate
+from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, read_details
 
 FOLDER = tasks_dir() / "rsmmvp"
 
@@ -67,7 +67,7 @@ def test_every_question_is_asked_in_both_orders(mini: datasets.Dataset, expanded
     source = {r["index"]: r for r in mini.remove_columns("image").to_list()}
     assert len(expanded) == 2 * len(source)
     assert len({r["index"] for r in expanded}) == len(expanded)  # new indices are unique
-    for first, second in zip(expanded[::2], expanded[1::2]):  # the two orders of a question are adjacent
+    for first, second in zip(expanded[::2], expanded[1::2], strict=False):  # the two orders of a question are adjacent
         row = source[first["source_index"]]
         assert second["source_index"] == first["source_index"]
         assert (first["variant"], second["variant"]) == (0, 1)

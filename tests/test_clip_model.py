@@ -11,8 +11,8 @@ samples must be the ones the model gives in process.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 import subprocess
 import sys
 import zlib
@@ -23,15 +23,13 @@ from typing import Any, Sequence
 import datasets
 import pytest
 import torch
-
 from conftest import offline_env, run_lmms_eval
 from installs import install_checkout
-from rsmmvp_tasks import InputError, UsageError
+
+from rsmmvp_tasks import InputError, UsageError, mini_dataset_dir, score
 from rsmmvp_tasks.evaluation import task as task_fns
 from rsmmvp_tasks.evaluation.prompts import doc_to_visual
-from rsmmvp_tasks import score
 from rsmmvp_tasks.models.clip import RsmmvpClip, choose, load_scorer, resolve_template, statement
-from rsmmvp_tasks import mini_dataset_dir
 
 TASK, SPLIT = "rsmmvp_mini", "test"
 
@@ -155,7 +153,7 @@ def test_blind_encoder_answers_both_images_alike_and_scores_zero_pairs(docs: dat
     replies = _answer(RsmmvpClip.from_scorer(BlindScorer(), batch_size=4), docs)
     assert len(replies) == len(docs) and all(r in ("A", "B") for r in replies)
     by_pair: dict[str, set[str]] = {}
-    for doc, reply in zip(docs, replies):
+    for doc, reply in zip(docs, replies, strict=False):
         by_pair.setdefault(doc["pair_id"], set()).add(reply)
     assert all(len(letters) == 1 for letters in by_pair.values())  # the same statement wins for both images
     s = _scores(docs, replies)
@@ -278,8 +276,9 @@ cli_evaluate()
 def test_rsmmvp_clip_on_the_full_task_with_the_hub_data_stood_in(tmp_path: Path, docs: datasets.Dataset) -> None:
     """The full `rsmmvp` task (hub dataset path, its own process_docs) with rsmmvp_clip; only the download is replaced."""
     from conftest import offline_env
-    from rsmmvp_tasks.paths import mini_dataset_dir
     from tinyencoders import build_tiny_clip_text
+
+    from rsmmvp_tasks.paths import mini_dataset_dir
 
     folder = build_tiny_clip_text(tmp_path / "tiny-clip")
     out = tmp_path / "out"

@@ -13,15 +13,12 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from conftest import REPO, LmmsRun, run_lmms_eval
 from lmms_table import as_number, printed_rows
-from rsmmvp_tasks import extract_choice
+
+from rsmmvp_tasks import PATTERNS, extract_choice, mini_dataset_dir, score, tasks_dir
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, read_details
-from rsmmvp_tasks import score
 from rsmmvp_tasks.evaluation.task import HEADLINE_METRICS
-from rsmmvp_tasks import PATTERNS
-from rsmmvp_tasks import mini_dataset_dir, tasks_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -176,6 +173,7 @@ def test_tiny_llava_hf_end_to_end(tmp_path: Path, tiny_llava_dir: Path, mini: da
 def test_raw_layout_built_then_evaluated_by_lmms_eval(tmp_path: Path) -> None:
     """raw MMVP layout -> `rsmmvp build` -> a user task YAML reusing our template -> lmms-eval loads and scores it."""
     from rawfixture import make_raw_layout
+
     from rsmmvp_tasks.cli import main
 
     built = tmp_path / "built"

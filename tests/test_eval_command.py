@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, offline_env
+
 from rsmmvp_tasks import UsageError, hubaccess
 from rsmmvp_tasks.cli import main
 from rsmmvp_tasks.commands import eval as eval_command

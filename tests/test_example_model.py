@@ -12,13 +12,11 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
-
 from conftest import REPO, run_lmms_eval
 from installs import pip_install_target
-from rsmmvp_tasks import extract_choice
+
+from rsmmvp_tasks import extract_choice, mini_dataset_dir, score
 from rsmmvp_tasks.evaluation.prompts import doc_to_text, doc_to_visual
-from rsmmvp_tasks import score
-from rsmmvp_tasks import mini_dataset_dir
 
 EXAMPLE = REPO / "examples" / "rsmmvp_example_model"
 TASK = "rsmmvp_mini"

@@ -9,10 +9,10 @@ import types
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, offline_env
-from rsmmvp_tasks.evaluation import hook as lmms_hook
+
 from rsmmvp_tasks import tasks_dir
+from rsmmvp_tasks.evaluation import hook as lmms_hook
 
 TASKS = {"rsmmvp", "rsmmvp_cot", "rsmmvp_mini", "rsmmvp_mini_cot"}
 

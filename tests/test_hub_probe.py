@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import BIN, offline_env
 from lmms_runs import make_runs
 
-from conftest import BIN, offline_env
 from rsmmvp_tasks.hubaccess import OFFLINE_VARIABLES
 
 TOKEN = "hf_" + "HubProbeTestToken0123456789abcd"

@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BIN, offline_env
 from lmms_runs import copy_run, details_of, expected_pairs, make_runs, mini_rows, results_file
 from local_hub import LocalHub, Repo
 
-from conftest import BIN, offline_env
+from rsmmvp_tasks import DataViolationError, dataset_fingerprint
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks import DataViolationError
-from rsmmvp_tasks import dataset_fingerprint
 from rsmmvp_tasks.sharing.board import ROW_KEYS, Board
 from rsmmvp_tasks.sharing.render import DATA_PLACEHOLDER, render_board
 from rsmmvp_tasks.sharing.stats import compare_outcomes, holm, mcnemar_exact, paired_bootstrap

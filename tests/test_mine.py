@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from bruteforce import brute_force_pairs
 
-from rsmmvp_tasks import UsageError
+from rsmmvp_tasks import MineParams, UsageError, mine_caches, mine_pairs
 from rsmmvp_tasks.mining.pairs import PAIRS_COLUMNS
-from rsmmvp_tasks import MineParams, mine_caches, mine_pairs
 from rsmmvp_tasks.mining.store import CacheWriter
 
 
@@ -117,7 +116,7 @@ def test_blocked_search_equals_brute_force(block: int, max_per_image: int, backe
     cands, chosen = mine_pairs(clip, ssl, params)
     ref, ref_chosen = brute_force_pairs(clip, ssl, params)
     assert len(ref) > 100 and len(ref_chosen) > 20  # the test has something to compare
-    assert sorted(zip(cands.i.tolist(), cands.j.tolist())) == sorted(zip(ref.i.tolist(), ref.j.tolist()))
+    assert sorted(zip(cands.i.tolist(), cands.j.tolist(), strict=False)) == sorted(zip(ref.i.tolist(), ref.j.tolist(), strict=False))
     assert cands.near_duplicates == ref.near_duplicates
     assert chosen_pairs(cands, chosen) == chosen_pairs(ref, ref_chosen)
     np.testing.assert_allclose(cands.clip[chosen], ref.clip[ref_chosen], atol=1e-5)
@@ -145,7 +144,7 @@ def test_mine_caches_joins_on_id_and_writes_pairs(tmp_path: Path) -> None:
     frame, summary = mine_caches(tmp_path / "clip", tmp_path / "ssl", progress=False)
     assert list(frame.columns) == list(PAIRS_COLUMNS)
     assert (summary["joined_images"], summary["only_in_clip"], summary["only_in_ssl"]) == (len(ids) - 1, 1, 1)
-    got = set(zip(frame.image_a, frame.image_b))
+    got = set(zip(frame.image_a, frame.image_b, strict=False))
     assert got == {("img002", "img003"), ("img004", "img005"), ("img006", "img007"), ("img100", "img101")}
     assert frame["rank"].tolist() == [1, 2, 3, 4]
     assert frame.iloc[0].image_a == "img100"  # largest gap first
@@ -157,7 +156,7 @@ def test_mine_caches_joins_on_id_and_writes_pairs(tmp_path: Path) -> None:
                  "--out", str(tmp_path / "out" / "pairs"), "--block", "16", "--no-progress"])
     assert code == 0
     table = read_pairs(tmp_path / "out" / "pairs.parquet")  # what `rsmmvp review` reads
-    assert [(r["image_a"], r["image_b"]) for r in table.records] == list(zip(frame.image_a, frame.image_b))
+    assert [(r["image_a"], r["image_b"]) for r in table.records] == list(zip(frame.image_a, frame.image_b, strict=False))
     assert (tmp_path / "out" / "pairs.csv").read_text().splitlines()[0] == ",".join(PAIRS_COLUMNS)
     assert json.loads((tmp_path / "out" / "pairs.json").read_text())["pairs"] == 4
 

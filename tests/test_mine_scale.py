@@ -30,7 +30,7 @@ def clustered(n: int = 600, d: int = 64, e: int = 32, seed: int = 3, spread: flo
 
 
 def pair_set(cands) -> set[tuple[int, int]]:
-    return set(zip(cands.i.tolist(), cands.j.tolist()))
+    return set(zip(cands.i.tolist(), cands.j.tolist(), strict=False))
 
 
 def test_low_precision_passes_give_exactly_the_fp32_pairs() -> None:
@@ -101,7 +101,7 @@ def test_approximate_index_recall_is_checked_against_brute_force(index: str) -> 
     queries = set(np.sort(rng.choice(len(clip), 150, replace=False)).tolist())
     sims = clip.astype(np.float64) @ clip.T.astype(np.float64)
     i, j = np.triu_indices(len(clip), 1)
-    close = [(a, b) for a, b in zip(i.tolist(), j.tolist()) if sims[a, b] >= 0.9 and (a in queries or b in queries)]
+    close = [(a, b) for a, b in zip(i.tolist(), j.tolist(), strict=False) if sims[a, b] >= 0.9 and (a in queries or b in queries)]
     found_by_index = {(int(a), int(b)) for a, b in cands.watched.T.tolist()}
     r = cands.recall
     assert r["exact_pairs"] == len(close) > 100

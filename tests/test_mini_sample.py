@@ -18,7 +18,7 @@ def test_small_valid_and_varied() -> None:
     assert len(set(ds["pattern"])) >= 5
     assert {"A", "B"} == set(ds["answer"])
     answers: dict[str, set[str]] = {}
-    for pair_id, answer in zip(ds["pair_id"], ds["answer"]):
+    for pair_id, answer in zip(ds["pair_id"], ds["answer"], strict=False):
         answers.setdefault(pair_id, set()).add(answer)
     assert all(len(a) == 2 for a in answers.values()), "a pair has the same answer for both images"
     for row in ds.select(range(4)):

@@ -15,13 +15,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from conftest import BIN, run_lmms_eval
 from lmms_table import as_number, printed_rows
-from rsmmvp_tasks import extract_choice
-from rsmmvp_tasks import mini_dataset_dir
-from rsmmvp_tasks import read_details
-from rsmmvp_tasks import score
+
+from rsmmvp_tasks import extract_choice, mini_dataset_dir, read_details, score
 
 pytestmark = pytest.mark.e2e
 

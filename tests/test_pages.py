@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import offline_env
 from installs import install_checkout
 
-from conftest import offline_env
 from rsmmvp_tasks.human import page as human_page
 from rsmmvp_tasks.mining import review
 from rsmmvp_tasks.pages import COMMON_SCRIPT_PLACEHOLDER, COMMON_STYLE_PLACEHOLDER, render_page, script_json

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from rsfixtures import uint16_scene
 
+from rsmmvp_tasks import ReadSettings, UsageError
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks import UsageError
-from rsmmvp_tasks import ReadSettings
 from rsmmvp_tasks.imagery.tile import TileSpec, read_tile_table, tile_scenes
 from rsmmvp_tasks.mining.places import PlaceRule, TilePlaces, add_place_columns
 from rsmmvp_tasks.mining.search import Candidates
@@ -44,12 +43,12 @@ def test_overlap_rule_drops_exactly_the_overlapping_tiles(tiled: tuple[Path, pd.
     cands = _all_pairs(len(one))
     rule = PlaceRule(min_distance_m=0.0, places=TilePlaces(one))
     kept = rule(cands, list(one.tile), list(one.path))
-    expected = {(int(a), int(b)) for a, b in zip(cands.i, cands.j) if not _overlaps(one.iloc[a], one.iloc[b])}
-    assert {(int(a), int(b)) for a, b in zip(kept.i, kept.j)} == expected
+    expected = {(int(a), int(b)) for a, b in zip(cands.i, cands.j, strict=False) if not _overlaps(one.iloc[a], one.iloc[b])}
+    assert {(int(a), int(b)) for a, b in zip(kept.i, kept.j, strict=False)} == expected
     assert rule.dropped["overlapping"] == len(cands) - len(expected) > 0
     # 1 km apart: tiles (64 px x 30 m = 1920 m) must have a gap of >= 1000 m, i.e. origins >= 96 px apart on an axis
     far = PlaceRule(min_distance_m=1000.0, places=TilePlaces(one))(cands, list(one.tile), list(one.path))
-    for a, b in zip(far.i, far.j):
+    for a, b in zip(far.i, far.j, strict=False):
         ra, rb = one.iloc[a], one.iloc[b]
         gap = max(abs(ra.col_off - rb.col_off) - 64, 0) ** 2 + max(abs(ra.row_off - rb.row_off) - 64, 0) ** 2
         assert gap ** 0.5 * 30 >= 1000
@@ -60,7 +59,7 @@ def test_different_scenes_and_unknown_images(tiled: tuple[Path, pd.DataFrame]) -
     cands = _all_pairs(len(table))
     rule = PlaceRule(different_scenes=True, places=TilePlaces(table))
     kept = rule(cands, list(table.tile), list(table.path))
-    assert len(kept) and all(table.scene.iloc[a] != table.scene.iloc[b] for a, b in zip(kept.i, kept.j))
+    assert len(kept) and all(table.scene.iloc[a] != table.scene.iloc[b] for a, b in zip(kept.i, kept.j, strict=False))
     paths = list(table.path)
     paths[0] = "/elsewhere/not-a-tile.png"  # an image the table does not know: its pairs cannot be checked
     kept = PlaceRule(min_distance_m=0.0, places=TilePlaces(table))(cands, list(table.tile), paths)
@@ -133,7 +132,7 @@ def test_rs_chain_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[
                  "--out", str(tmp_path / "ds")]) == 0
     built = pd.read_parquet(tmp_path / "ds" / "data" / "test-00000-of-00001.parquet")
     assert len(built) == 6
-    for cell, source in zip(built.imagery, built.source):
+    for cell, source in zip(built.imagery, built.source, strict=False):
         geo = json.loads(cell)
         tile = by_path.loc[str((tiles / source).resolve())]
         assert geo["crs"] == "EPSG:32721" and geo["bounds"] == [tile.left, tile.bottom, tile.right, tile.top]
@@ -174,8 +173,8 @@ def test_place_rules_on_tiles_of_a_south_up_raster(tmp_path: Path) -> None:
     cands = _all_pairs(len(table))
     rule = PlaceRule(min_distance_m=0.0, places=TilePlaces(table))
     kept = rule(cands, list(table.tile), list(table.path))
-    expected = {(int(a), int(b)) for a, b in zip(cands.i, cands.j) if not _overlaps(table.iloc[a], table.iloc[b])}
-    assert {(int(a), int(b)) for a, b in zip(kept.i, kept.j)} == expected and rule.dropped["overlapping"] > 0
+    expected = {(int(a), int(b)) for a, b in zip(cands.i, cands.j, strict=False) if not _overlaps(table.iloc[a], table.iloc[b])}
+    assert {(int(a), int(b)) for a, b in zip(kept.i, kept.j, strict=False)} == expected and rule.dropped["overlapping"] > 0
     frame = pd.DataFrame({"path_a": [table.path.iloc[0]], "path_b": [table.path.iloc[len(table) - 1]]})
     add_place_columns(frame, TilePlaces(table))
     bounds = json.loads(frame.geo_a[0])["bounds"]

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import BIN, offline_env
 
 FAKE_TOKEN = "hf_" + "NeutralPluginTest0123456789abcdef"

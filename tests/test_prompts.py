@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from rsmmvp_tasks.evaluation.prompts import COT_POST_PROMPT, DIRECT_POST_PROMPT, doc_to_target, doc_to_text, doc_to_visual
+from rsmmvp_tasks.evaluation.prompts import (
+    COT_POST_PROMPT,
+    DIRECT_POST_PROMPT,
+    doc_to_target,
+    doc_to_text,
+    doc_to_visual,
+)
 
 DOC = {"index": 1, "question": "Is there a dam? ", "options": ["Yes", "No"], "answer": "B",
        "image": Image.new("L", (8, 8))}

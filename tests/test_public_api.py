@@ -6,8 +6,9 @@ import re
 import subprocess
 import sys
 
-import rsmmvp_tasks
 from conftest import REPO
+
+import rsmmvp_tasks
 
 
 def test_every_exported_name_resolves_to_its_module() -> None:

@@ -164,7 +164,7 @@ def _table(root: Path, images: list[str] | None, n: int = 2) -> None:
         for i in range(n)
     ]
     if images is not None:
-        for row, image in zip(rows, images):
+        for row, image in zip(rows, images, strict=False):
             row["Image"] = image
     pd.DataFrame(rows).to_csv(root / "Questions.csv", index=False)
 

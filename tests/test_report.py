@@ -216,7 +216,7 @@ def test_wrong_pairs_show_both_images_option_texts_and_answers(runs: dict[str, P
         assert thumb.format == "JPEG" and max(thumb.size) <= THUMB_SIDE
         source = rows[index]["image"].convert("RGB").resize(thumb.size)
         mine = ImageStat.Stat(thumb.convert("RGB")).mean
-        assert max(abs(a - b) for a, b in zip(mine, ImageStat.Stat(source).mean)) < 8
+        assert max(abs(a - b) for a, b in zip(mine, ImageStat.Stat(source).mean, strict=False)) < 8
         others = [rows[i]["image"] for i in rows if i != index and str(rows[i]["pair_id"]) == str(rows[index]["pair_id"])]
         assert all(ImageStat.Stat(o.convert("RGB").resize(thumb.size)).mean != mine for o in others)
         assert (tmp_path / "images" / f"{index}.jpg").is_file() and f"](images/{index}.jpg)" in md
@@ -228,7 +228,7 @@ def test_wrong_pairs_show_both_images_option_texts_and_answers(runs: dict[str, P
         pair_rows = [r for r in rows.values() if str(r["pair_id"]) == pid]
         assert md_escape(pair_rows[0]["question"].strip()) in section
         for r in pair_rows:
-            for letter, option in zip("ABCDEFGH", r["options"]):
+            for letter, option in zip("ABCDEFGH", r["options"], strict=False):
                 assert f"{letter}. {md_escape(option)}" in section
             right = r["options"]["ABCDEFGH".index(r["answer"])]
             assert f"{r['answer']} ({md_escape(right)})" in section

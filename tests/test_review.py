@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import open_page
 from mined_pairs import annotation, make_pairs
 
-from conftest import open_page
+from rsmmvp_tasks import UsageError, read_pairs, rows_from_annotations
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks import UsageError
-from rsmmvp_tasks import rows_from_annotations
-from rsmmvp_tasks import read_pairs
 from rsmmvp_tasks.mining.review import DATA_PLACEHOLDER, write_review_page
+
 
 def page_json(page: Path) -> dict[str, Any]:
     """The data object embedded in a written page."""

@@ -13,11 +13,10 @@ from rsfixtures import uint16_scene
 from tinyencoders import build_tiny_siglip
 from tinymodels import build_tiny_clip, build_tiny_dinov2
 
+from rsmmvp_tasks import ReadSettings, read_cache
 from rsmmvp_tasks.cli import main
-from rsmmvp_tasks import ReadSettings
 from rsmmvp_tasks.imagery.tile import TileSpec, tile_scenes
 from rsmmvp_tasks.mining.encoders import EncoderError, load_encoder
-from rsmmvp_tasks import read_cache
 
 
 @pytest.fixture(scope="module")

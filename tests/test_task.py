@@ -16,12 +16,11 @@ import pickle
 import datasets
 import pytest
 
-from rsmmvp_tasks import DataViolationError
+from rsmmvp_tasks import DataViolationError, mini_dataset_dir
 from rsmmvp_tasks.evaluation import task
-from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, read_details
 from rsmmvp_tasks.evaluation.aggregation import aggregate
+from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, read_details
 from rsmmvp_tasks.evaluation.task import RecordRef, process_docs, process_results
-from rsmmvp_tasks import mini_dataset_dir
 
 
 @pytest.fixture(scope="module")

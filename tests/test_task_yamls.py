@@ -7,9 +7,8 @@ import re
 
 import yaml
 
+from rsmmvp_tasks import PATTERNS, tasks_dir
 from rsmmvp_tasks.evaluation.aggregation import METRICS, aggregate
-from rsmmvp_tasks import tasks_dir
-from rsmmvp_tasks import PATTERNS
 
 FOLDER = tasks_dir() / "rsmmvp"
 

@@ -51,7 +51,7 @@ def test_tiles_grid_bounds_and_lonlat_match_rasterio(tmp_path: Path) -> None:
             assert row.crs == "EPSG:32721" and row.scene == str(scene.resolve()) and row.bands == "3,2,1"
             with Image.open(row.path) as im:
                 assert im.size == (64, 64) and im.mode == "RGB"
-    assert sorted(zip(table.col_off, table.row_off)) == sorted((c, r) for c, r, _, _ in tile_windows(360, 300, 64))
+    assert sorted(zip(table.col_off, table.row_off, strict=False)) == sorted((c, r) for c, r, _, _ in tile_windows(360, 300, 64))
     csv = pd.read_csv(tmp_path / "out" / "tiles.csv")
     assert list(csv.tile) == list(table.tile)
 
@@ -318,7 +318,7 @@ def test_table_csv_and_window_bounds_match_the_shared_writers(tmp_path: Path) ->
             if transform.b == 0 and transform.d == 0:
                 left, b1, right, b2 = bounds(Window(c, r, w, h), transform)
             else:
-                xs, ys = zip(*(transform * corner for corner in ((c, r), (c + w, r), (c, r + h), (c + w, r + h))))
+                xs, ys = zip(*(transform * corner for corner in ((c, r), (c + w, r), (c, r + h), (c + w, r + h))), strict=False)
                 left, b1, right, b2 = min(xs), min(ys), max(xs), max(ys)
             want = (min(left, right), min(b1, b2), max(left, right), max(b1, b2))
             assert tuple(got[k]) == pytest.approx(want, abs=1e-6)

@@ -125,7 +125,7 @@ def test_report_out_refuses_an_annotated_report(tmp_path: Path, capsys: pytest.C
 
 
 def test_human_score_out_refuses_an_edited_agreement(tmp_path: Path) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from test_human import MINI, export, write
 

@@ -191,10 +191,9 @@ def process_hub_docs(docs: Any, repo_id: str) -> Any:
     if all(c in docs.column_names for c in REQUIRED_COLUMNS):
         return docs.sort("index")
     import datasets
+    from filelock import FileLock
 
     from rsmmvp_tasks.dataset.hub import resolve_source
-
-    from filelock import FileLock
 
     snapshot = resolve_source(repo_id)
     key = hashlib.sha1(str(snapshot.resolve()).encode()).hexdigest()[:16]

@@ -201,7 +201,7 @@ def _split_on_markers(text: str, marker: re.Pattern[str]) -> list[str] | None:
         return None
     ends = [m.start() for m in picked[1:]] + [len(text)]
     # a separator written before the next marker ("(a) Left, (b) Right") belongs to neither option
-    return [text[m.end() : end].strip().rstrip(",;").strip() for m, end in zip(picked, ends)]
+    return [text[m.end() : end].strip().rstrip(",;").strip() for m, end in zip(picked, ends, strict=False)]
 
 
 def parse_options(value: Any) -> list[str]:
@@ -234,7 +234,7 @@ def parse_answer(value: Any, options: list[str]) -> str:
     m = re.fullmatch(r"\(?\s*([A-Za-z])\s*[).]?", text)
     if m:
         return m.group(1).upper()
-    for letter, option in zip(option_letters(len(options)), options):
+    for letter, option in zip(option_letters(len(options)), options, strict=False):
         if text.lower() == option.strip().lower():
             return letter
     return text

@@ -18,7 +18,6 @@ no question is filed under gets no row. So adding a visual pattern is one line i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from rsmmvp_tasks.evaluation import circular, task

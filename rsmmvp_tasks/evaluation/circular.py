@@ -93,7 +93,7 @@ def expand_options(docs: Any) -> Any:
     rows: list[int] = []
     new: dict[str, list[Any]] = {"index": [], "options": [], "answer": [], "source_index": [], "variant": [],
                                  "option_order": []}
-    for i, (index, options, answer) in enumerate(zip(index_col, options_col, answer_col)):
+    for i, (index, options, answer) in enumerate(zip(index_col, options_col, answer_col, strict=False)):
         letters = option_letters(len(options))
         right = letter_to_index(answer)
         if not 0 <= right < len(options):

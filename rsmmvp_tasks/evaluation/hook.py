@@ -47,7 +47,6 @@ from types import ModuleType
 from typing import Any, Callable, Sequence
 
 from rsmmvp_tasks.paths import tasks_dir
-
 from rsmmvp_tasks.secrets import install_log_redaction
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ COT_POST_PROMPT = (
 
 def format_options(options: list[str] | tuple[str, ...]) -> str:
     """``["Yes", "No"] -> "A. Yes\\nB. No"``."""
-    return "\n".join(f"{letter}. {text}" for letter, text in zip(option_letters(len(options)), options))
+    return "\n".join(f"{letter}. {text}" for letter, text in zip(option_letters(len(options)), options, strict=False))
 
 
 def doc_to_text(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> str:

@@ -42,7 +42,8 @@ from typing import Any, Mapping, Sequence
 
 from rsmmvp_tasks.errors import DataViolationError
 from rsmmvp_tasks.evaluation.answers import extract_choice
-from rsmmvp_tasks.evaluation.judge import judge_fields, summarize as summarize_judge
+from rsmmvp_tasks.evaluation.judge import judge_fields
+from rsmmvp_tasks.evaluation.judge import summarize as summarize_judge
 from rsmmvp_tasks.evaluation.results import DETAILS_METRIC, dataset_fingerprint, details_from_scores, records_digest
 from rsmmvp_tasks.evaluation.scoring import QuestionResult, Scores, format_pattern_table, score
 from rsmmvp_tasks.schema import PAIR_SIZE, PATTERNS, REQUIRED_COLUMNS
@@ -81,9 +82,9 @@ def _checked_rows(docs: Any) -> list[dict[str, Any]]:
             f"rsmmvp: the dataset lacks the column(s) {missing} of the RSMMVP contract "
             f"(has {docs.column_names}). Convert it with `rsmmvp build --raw ...` and check it with `rsmmvp validate`."
         )
-    from rsmmvp_tasks.dataset.validate import validate_dataset
-
     import datasets
+
+    from rsmmvp_tasks.dataset.validate import validate_dataset
 
     images = [c for c in docs.column_names if c == "image" or isinstance(docs.features[c], datasets.Image)]
     rows = docs.remove_columns(images).to_list()

@@ -375,7 +375,7 @@ class _Table:
         self.done: set[tuple[str, int, int]] = set()
         self.counts: dict[str, int] = {}
         mine = frame[frame["scene"].isin(open_scenes)] if len(frame) and open_scenes else frame.iloc[:0]
-        for scene, col, row, tile in zip(mine["scene"], mine["col_off"], mine["row_off"], mine["tile"]):
+        for scene, col, row, tile in zip(mine["scene"], mine["col_off"], mine["row_off"], mine["tile"], strict=False):
             if (out / tile).is_file():
                 self.done.add((scene, int(col), int(row)))
                 self.counts[scene] = self.counts.get(scene, 0) + 1

@@ -148,7 +148,7 @@ def exact_close_pairs(C: Any, queries: Any, clip_min: float, chunk: int = 256) -
         keep = a != b
         a, b = a[keep], b[keep]
         exact = rescore(C, a, b) >= clip_min
-        for x, y in zip(a[exact].tolist(), b[exact].tolist()):
+        for x, y in zip(a[exact].tolist(), b[exact].tolist(), strict=False):
             found.add((min(x, y), max(x, y)))
     return found
 

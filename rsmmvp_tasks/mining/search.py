@@ -218,7 +218,7 @@ class _Collector:
 
         if not self.parts:
             return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
-        return tuple(np.concatenate(x) for x in zip(*self.parts))  # type: ignore[return-value]
+        return tuple(np.concatenate(x) for x in zip(*self.parts, strict=False))  # type: ignore[return-value]
 
     def _prune(self) -> None:
         import numpy as np
@@ -566,7 +566,7 @@ def join_caches(clip: Embeddings, ssl: Embeddings) -> tuple[list[str], list[str 
                         only_in_clip=[x for x in clip.ids if x not in pos],
                         only_in_ssl=[x for x in ssl.ids if x not in clip_set])
     ids = [clip.ids[k] for k in a_idx]
-    paths = [clip.paths[k] or ssl.paths[b] for k, b in zip(a_idx, b_idx)]
+    paths = [clip.paths[k] or ssl.paths[b] for k, b in zip(a_idx, b_idx, strict=False)]
     cv = clip.vectors if a_idx == list(range(len(clip))) else clip.vectors[np.asarray(a_idx, np.int64)]
     sv = ssl.vectors if b_idx == list(range(len(ssl))) else ssl.vectors[np.asarray(b_idx, np.int64)]
     return ids, paths, cv, sv, report

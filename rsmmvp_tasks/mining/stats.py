@@ -250,7 +250,7 @@ def format_grid(hist: SimilarityHistogram) -> str:
              f"--dup-threshold {t['dup_threshold']:g}; * = the near-duplicate rule caps that column",
              "clip_min \\ ssl_max".ljust(20) + "".join(
                  (f"{s:g}" + ("*" if s > t["dup_threshold"] else "")).rjust(width) for s in ssls)]
-    for c, row in zip(clips, cells):
+    for c, row in zip(clips, cells, strict=False):
         mark = " <" if c == t["clip_min"] else ""
         lines.append(f"{c:g}{mark}".ljust(20) + "".join(str(x.candidates).rjust(width) for x in row))
     now = hist.counts_for(t["clip_min"], t["ssl_max"], t["dup_threshold"])

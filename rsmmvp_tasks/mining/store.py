@@ -324,7 +324,7 @@ class CacheWriter:
         for r, seq, _, ids_file in iter_shards(self.cache):
             index = read_shard_index(ids_file)
             newest = max(newest, index.generation)
-            for image_id, stamp in zip(index.ids, index.stamps):
+            for image_id, stamp in zip(index.ids, index.stamps, strict=False):
                 if image_id not in self.stored or index.generation >= self.stored[image_id][0]:
                     self.stored[image_id] = (index.generation, stamp)
             if r == rank:

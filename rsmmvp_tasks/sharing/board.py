@@ -360,7 +360,7 @@ def _qualifiers(rows: list[dict[str, Any]]) -> list[str]:
     args = [dict(p.partition("=")[::2] for p in (i["model_args"] or "").split(",") if p) for i in idents]
     keys = sorted({k for a in args for k in a if len({a.get(k) for a in args}) > 1})
     out = []
-    for ident, a in zip(idents, args):
+    for ident, a in zip(idents, args, strict=False):
         parts = []
         if len({i["model_name"] for i in idents}) > 1:
             parts.append(ident["model_name"])
@@ -384,7 +384,7 @@ def _label_rows(rows: list[dict[str, Any]]) -> None:
         by_label.setdefault(r["identity"]["short_label"], []).append(r)
     for short, group in by_label.items():
         extras = _qualifiers(group) if len(group) > 1 else [""] * len(group)
-        for r, extra in zip(group, extras):
+        for r, extra in zip(group, extras, strict=False):
             judge = r["identity"]["judge"]
             r["label"] = " ".join(p for p in (short, extra, f"[judge: {judge}]" if judge != "off" else "") if p)
     counts = Counter(r["label"] for r in rows)
@@ -552,7 +552,7 @@ def pairwise(board: Board, *, top_k: int = TOP_K) -> list[dict[str, Any]]:
             except DataViolationError:  # no pair in common (only possible with --allow-partial)
                 continue
             family.append({"section": section.key, "a": i, "b": j, **c.to_dict()})
-        for item, p in zip(family, holm([item["p_value"] for item in family])):
+        for item, p in zip(family, holm([item["p_value"] for item in family]), strict=False):
             item["p_holm"] = p
             item["significant"] = p < ALPHA
             item["family"] = len(family)

@@ -86,8 +86,8 @@ def pattern_bars(
     from matplotlib.figure import Figure
 
     vals = [_pct(v) for v in values]
-    err_lo = [max(0.0, v - _pct(lo)) if not math.isnan(v) and lo is not None else 0.0 for v, lo in zip(vals, lows)]
-    err_hi = [max(0.0, _pct(hi) - v) if not math.isnan(v) and hi is not None else 0.0 for v, hi in zip(vals, highs)]
+    err_lo = [max(0.0, v - _pct(lo)) if not math.isnan(v) and lo is not None else 0.0 for v, lo in zip(vals, lows, strict=False)]
+    err_hi = [max(0.0, _pct(hi) - v) if not math.isnan(v) and hi is not None else 0.0 for v, hi in zip(vals, highs, strict=False)]
     fig = Figure(figsize=(max(5.0, 0.9 * len(labels) + 2.0), 4.2))
     ax = fig.add_subplot()
     x = list(range(len(labels)))
@@ -100,7 +100,7 @@ def pattern_bars(
         ax.axhline(human, color="#2a9d8f", linestyle="--", linewidth=1.2, label=f"human {human:g}%")
     if chance is not None:
         ax.axhline(chance, color="#e76f51", linestyle=":", linewidth=1.4, label=f"chance {chance:g}%")
-    for xi, v in zip(x, vals):  # at the bar's top, right of the whisker line (never across it or its caps)
+    for xi, v in zip(x, vals, strict=False):  # at the bar's top, right of the whisker line (never across it or its caps)
         ax.text(xi + 0.07, (0.0 if math.isnan(v) else v) + 1.0, "-" if math.isnan(v) else f"{v:.0f}", ha="left",
                 va="bottom", fontsize=8, bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
                                                "edgecolor": "none", "alpha": 0.85})
