@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Callable
 
-__all__ = ["add_human_option", "float_between", "nonnegative_int", "positive_int"]
+__all__ = ["add_human_option", "plain_help", "float_between", "nonnegative_int", "positive_int"]
 
 
 def _int(text: str) -> int:
@@ -56,6 +57,12 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 
     parse.__name__ = f"number in [{low:g}, {high:g}]"  # argparse shows the type's name on a ValueError
     return parse
+
+
+def plain_help(docstring: str | None) -> str:
+    """A module docstring as ``--help`` text: reST markup (double backquotes, ``:mod:`x``` roles, bold) made plain."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", docstring or "")
+    return text.replace("``", "`").replace("**", "")
 
 
 def add_human_option(parser: argparse.ArgumentParser, *, auto: bool = False) -> None:

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from rsmmvp_tasks.commands.argtypes import plain_help
 from rsmmvp_tasks.errors import EXIT_OK, EXIT_VIOLATIONS, RsmmvpError, UsageError
 from rsmmvp_tasks.evaluation.hook import activate, option_values
 from rsmmvp_tasks.evaluation.judge import JudgeConfig
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         prefix_chars="+",
         add_help=False,
         help="run lmms-eval with the same arguments, checked first; exit 1 when it fails or writes no results",
-        description=__doc__,
+        description=plain_help(__doc__),
     )
     p.add_argument("lmms_args", nargs="*", help="the arguments of `lmms-eval` (e.g. --model dummy --tasks rsmmvp_mini)")
     p.set_defaults(func=run)
@@ -493,7 +494,7 @@ def _is_main_process() -> bool:
 def run(args: argparse.Namespace) -> int:
     if not args.lmms_args or any(a in ("-h", "--help") for a in args.lmms_args):
         print("usage: rsmmvp eval LMMS_EVAL_ARGS...   (e.g. rsmmvp eval --model dummy --tasks rsmmvp_mini)\n")
-        print(__doc__)
+        print(plain_help(__doc__))
         print("lmms-eval's own options: lmms-eval eval --help")
         return EXIT_OK
     outcome = run_lmms_eval(args.lmms_args)

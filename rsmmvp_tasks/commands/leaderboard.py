@@ -46,11 +46,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     k = verbs.add_parser("compare", help="is the difference between two models real? (paired tests)",
                          description="Compare rows A and B of a board on the pairs both answered: difference in pair "
-                         "accuracy with its 95%% paired-bootstrap interval (over pairs), and McNemar's exact test on "
+                         "accuracy with its 95% paired-bootstrap interval (over pairs), and McNemar's exact test on "
                          "the pairs one got right and the other wrong. Needs both runs' samples (--log_samples). "
                          "Two rows of different sections (task/protocol) are refused unless --across-protocols; "
                          "two datasets (fingerprints) always.")
-    k.add_argument("board", type=Path, metavar="BOARD")
+    k.add_argument("board", type=Path, metavar="BOARD", help="board file written by `rsmmvp leaderboard collect`")
     k.add_argument("a", metavar="A", help="row number, or a unique part of the model label")
     k.add_argument("b", metavar="B", help="row number, or a unique part of the model label")
     k.add_argument("--across-protocols", action="store_true",
@@ -61,11 +61,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          description="Write DIR/leaderboard.md, DIR/leaderboard.csv, DIR/per_pattern_heatmap.png and "
                          "DIR/index.html: one self-contained page (sortable table, per-pattern bars with human and "
                          "chance lines, which differences are significant) that works from file:// or any static host.")
-    r.add_argument("board", type=Path, metavar="BOARD")
-    r.add_argument("--out", "-o", type=Path, required=True, metavar="DIR")
+    r.add_argument("board", type=Path, metavar="BOARD", help="board file written by `rsmmvp leaderboard collect`")
+    r.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="folder to write the page and files into")
     r.add_argument("--overwrite", action="store_true",
                    help="replace files in DIR that rsmmvp did not write there, or that were edited since")
-    add_human_option(r)
+    add_human_option(r, auto=True)
     r.set_defaults(func=run_render)
 
     s = verbs.add_parser("submit", help="open a pull request adding a run to a hub dataset repo of results",
