@@ -56,11 +56,15 @@ def md_escape(value: Any) -> str:
 
 
 def _md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    text = " ".join(str(value).splitlines())
+    return "".join(_MD_ENTITIES.get(c) or ("\\|" if c == "|" else c) for c in text)
 
 
 def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:
-    """A markdown table; ``align`` is one letter per column, ``l`` or ``r`` (default: first left, others right)."""
+    """A markdown table; ``align`` is one letter per column, ``l`` or ``r`` (default: first left, others right).
+
+    Every body cell goes through :func:`md_escape` (the header is the caller's own text): a model name or argument holding raw HTML or Markdown is shown, never
+    rendered."""
     align = align or "l" + "r" * (len(header) - 1)
     lines = ["| " + " | ".join(map(_md_cell, header)) + " |",
              "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]

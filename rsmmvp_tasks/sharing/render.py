@@ -33,7 +33,7 @@ from rsmmvp_tasks.errors import InputError
 from rsmmvp_tasks.fileio import atomic_write_bytes, atomic_write_text, owned_outputs, write_csv_safe
 from rsmmvp_tasks.pages import render_page
 from rsmmvp_tasks.sharing.board import TOP_K, Board, Section, pairwise
-from rsmmvp_tasks.sharing.formatting import interval, md_table, pattern_title, pct
+from rsmmvp_tasks.sharing.formatting import interval, md_escape, md_table, pattern_title, pct
 from rsmmvp_tasks.sharing.plots import CHANCE, HUMAN_AUTO, heat_map, human_reference
 from rsmmvp_tasks.sharing.stats import ALPHA
 
@@ -123,7 +123,7 @@ def _section_markdown(board: Board, section: Section, comparisons: list[dict[str
     refs = (f"human {human:g}%, " if human is not None else "") + f"chance {CHANCE:g}%"
     intro = (f"{len(rows)} run(s) of task `{section.task}` ({section.protocol} protocol) on the dataset with "
              f"fingerprint `{section.fingerprint or 'not recorded'}`; ranked by pair accuracy ({refs}).")
-    out = [f"## {section.title}", "", intro, ""]
+    out = [f"## {md_escape(section.title)}", "", intro, ""]
     header = ["#", "model", "pair accuracy", "95% interval", "question accuracy", "95% interval", "unreadable"]
     header += ["position bias [95%]"] if circular else []
     header += ["plain - circular (points)"] if gaps else []
@@ -131,12 +131,12 @@ def _section_markdown(board: Board, section: Section, comparisons: list[dict[str
     table = []
     for r in rows:
         pa, qa = r["pair_accuracy"], r["question_accuracy"]
-        line = [r["rank"], _marked(r), pct(pa.get("value")), interval(pa.get("ci_low"), pa.get("ci_high")),
+        line = [r["rank"], md_escape(_marked(r)), pct(pa.get("value")), interval(pa.get("ci_low"), pa.get("ci_high")),
                 pct(qa.get("value")), interval(qa.get("ci_low"), qa.get("ci_high")), pct(r["unreadable_rate"])]
         line += [_position_bias(r)] if circular else []
         line += [_gap(r)] if gaps else []
-        line += [r["n_pairs"], r["date"], r["identity"]["judge"], r["lmms_eval_version"] or "-",
-                 r["rsmmvp_version"] or "-"]
+        line += [r["n_pairs"], r["date"], md_escape(r["identity"]["judge"]), md_escape(r["lmms_eval_version"] or "-"),
+                 md_escape(r["rsmmvp_version"] or "-")]
         table.append(line)
     align = "rlrrrrr" + "r" * circular + "r" * gaps + "rllll"
     out += [md_table(header, table, align), ""]
@@ -144,7 +144,7 @@ def _section_markdown(board: Board, section: Section, comparisons: list[dict[str
     patterns = list(counts)
     out += ["### Pair accuracy per visual pattern", "",
             md_table(["model"] + [f"{pattern_title(p)} ({counts[p]})" for p in patterns],
-                     [[f"{r['rank']}. {_marked(r)}"] + [pct(_pattern_value(r, p)) for p in patterns] for r in rows]),
+                     [[f"{r['rank']}. {md_escape(_marked(r))}"] + [pct(_pattern_value(r, p)) for p in patterns] for r in rows]),
             "", "### Which differences are real", ""]
     mine = [c for c in comparisons if c["section"] == section.key]
     if not mine:
@@ -158,7 +158,7 @@ def _section_markdown(board: Board, section: Section, comparisons: list[dict[str
     lines = []
     for c in mine:
         a, b = board.rows[c["a"]], board.rows[c["b"]]
-        lines.append([f"{a['rank']}. {a['label']}", f"{b['rank']}. {b['label']}", f"{100 * c['difference']:+.1f}",
+        lines.append([f"{a['rank']}. {md_escape(a['label'])}", f"{b['rank']}. {md_escape(b['label'])}", f"{100 * c['difference']:+.1f}",
                       f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]", f"{c['only_a']} / {c['only_b']}",
                       f"{c['p_value']:.3g}", f"{c['p_holm']:.3g}", "yes" if c["significant"] else "no"])
     out += [md_table(["A", "B", "A - B (points)", "95% interval", "A only / B only right", "p", "p (Holm)",
@@ -176,7 +176,7 @@ def _markdown(board: Board, comparisons: list[dict[str, Any]], human: float | st
     for section in sections:
         out += _section_markdown(board, section, comparisons, _human_of(section, human))
     out += [f"![pair accuracy per model and visual pattern]({HEAT_MAP_NAME})", ""]
-    notes = [f"\u2020 {r['label']} [{r['task']}]: {c}" for r in board.rows for c in r["caveats"]] + list(board.notes)
+    notes = [f"\u2020 {md_escape(r['label'])} [{r['task']}]: {md_escape(c)}" for r in board.rows for c in r["caveats"]] + list(board.notes)
     if notes:
         out += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(out).rstrip() + "\n"
