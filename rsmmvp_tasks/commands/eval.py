@@ -55,7 +55,7 @@ from rsmmvp_tasks.errors import EXIT_OK, EXIT_VIOLATIONS, RsmmvpError, UsageErro
 from rsmmvp_tasks.evaluation.hook import activate, option_values
 from rsmmvp_tasks.evaluation.judge import JudgeConfig
 from rsmmvp_tasks.hubaccess import OFFLINE_ADVICE, check_hub, hub_offline
-from rsmmvp_tasks.mining.hf import not_loadable
+from rsmmvp_tasks.modelload import not_loadable
 from rsmmvp_tasks.secrets import RedactingStream, redact
 
 DEFAULT_OUTPUT = "results"

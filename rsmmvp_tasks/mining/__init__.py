@@ -20,5 +20,5 @@ Modules, in pipeline order (heavy dependencies are imported inside functions):
 - :mod:`~rsmmvp_tasks.mining.annotations` — annotation files, and the dataset rows they become
 
 Helpers: :mod:`~rsmmvp_tasks.mining.devices` (``--device`` checked up front) and
-:mod:`~rsmmvp_tasks.mining.hf` (the message for a hub id that cannot be loaded).
+:mod:`~rsmmvp_tasks.modelload` (outside mining: dtypes, PIL processors, the message for a hub id that cannot be loaded).
 """

@@ -43,8 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rsmmvp_tasks.errors import InputError
-from rsmmvp_tasks.mining.hf import cause_of, not_loadable
+from rsmmvp_tasks.modelload import DTYPES, ModelLoadError, cause_of, load_pil_processor, not_loadable, resolve_dtype
 
 __all__ = [
     "DTYPES",
@@ -62,10 +61,9 @@ log = logging.getLogger(__name__)
 KINDS: dict[str, Callable[[Any, Any], Any]] = {}
 
 #: ``--dtype`` choices; ``auto`` is float16 on CUDA (bfloat16 where supported) and float32 on CPU.
-DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
 
 
-class EncoderError(InputError):
+class EncoderError(ModelLoadError):
     """A model that cannot be used as the requested kind (or an unknown kind)."""
 
 
@@ -102,23 +100,6 @@ def ssl_features(model: Any, pixel_values: Any) -> Any:
     if hidden is None or hidden.dim() != 3:
         raise EncoderError(f"{type(model).__name__} returns neither pooler_output nor a token sequence")
     return hidden[:, 0]
-
-
-def resolve_dtype(name: str, device: Any) -> Any:
-    """The torch dtype for ``--dtype name`` on ``device`` (half precision is refused on CPU)."""
-    import torch
-
-    if name not in DTYPES:
-        raise EncoderError(f"unknown dtype {name!r}; choose one of {DTYPES}")
-    dev = torch.device(device)
-    if name == "auto":
-        if dev.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    dtype = getattr(torch, name)
-    if dev.type == "cpu" and dtype == torch.float16:
-        raise EncoderError("--dtype float16 is for GPUs; on CPU use float32 (or bfloat16)")
-    return dtype
 
 
 @dataclass
@@ -184,7 +165,7 @@ def _load_model(model_id: str, torch_dtype: Any) -> tuple[Any, Any]:
     from transformers import AutoImageProcessor, AutoModel
 
     try:
-        processor = _load_pil_processor(AutoImageProcessor, model_id)
+        processor = load_pil_processor(AutoImageProcessor, model_id)
         model = AutoModel.from_pretrained(model_id, dtype=torch_dtype)
     except (OSError, ValueError, KeyError) as exc:  # OSError: not found / offline; ValueError/KeyError: unknown model type
         raise EncoderError(_load_failure(model_id, exc)) from None
@@ -202,15 +183,6 @@ def _load_failure(model_id: str, exc: BaseException) -> str:
         return f"--encoder {model_id}: no such folder (a local model folder, or a hub id like org/name, is expected)"
     return not_loadable(f"--encoder {model_id}", model_id, exc, f"hf download {model_id}",
                         "pass a local folder holding the saved model")
-
-
-def _load_pil_processor(auto_cls: Any, model_id: str) -> Any:
-    """The slow (PIL) image processor: ``backend="pil"`` on transformers >= 5, ``use_fast=False`` before."""
-    import transformers
-
-    if int(transformers.__version__.split(".")[0]) >= 5:
-        return auto_cls.from_pretrained(model_id, backend="pil")
-    return auto_cls.from_pretrained(model_id, use_fast=False)
 
 
 def _probe_dim(enc: Encoder) -> int:

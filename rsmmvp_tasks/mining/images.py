@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError
-from rsmmvp_tasks.mining.hf import cause_of, not_loadable
+from rsmmvp_tasks.modelload import cause_of, not_loadable
 from rsmmvp_tasks.schema import IMAGE_SUFFIXES
 
 __all__ = [

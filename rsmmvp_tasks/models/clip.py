@@ -66,6 +66,7 @@ from loguru import logger as _log
 from tqdm import tqdm
 
 from rsmmvp_tasks.errors import InputError, UsageError
+from rsmmvp_tasks.modelload import ModelLoadError, cause_of, load_pil_processor, not_loadable, resolve_dtype
 from rsmmvp_tasks.schema import option_letters
 
 __all__ = [
@@ -174,13 +175,12 @@ def load_scorer(pretrained: str, *, device: str | torch.device = "cpu", dtype: s
     """
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
-    from rsmmvp_tasks.mining.encoders import EncoderError, _load_pil_processor, resolve_dtype
 
     if padding not in PADDINGS:
         raise UsageError(f"rsmmvp_clip: padding={padding!r}; choose one of {', '.join(PADDINGS)}")
     try:
         torch_dtype = resolve_dtype(str(dtype), device)
-    except EncoderError as exc:
+    except ModelLoadError as exc:
         raise UsageError(f"rsmmvp_clip: {exc}") from exc
     local = Path(str(pretrained)).expanduser()
     source = str(local.resolve()) if local.is_dir() else str(pretrained)
@@ -194,7 +194,7 @@ def load_scorer(pretrained: str, *, device: str | torch.device = "cpu", dtype: s
         )
     with _load_errors(pretrained, local):
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **extra)
-        image_processor = _load_pil_processor(AutoImageProcessor, source)
+        image_processor = load_pil_processor(AutoImageProcessor, source)
     model.eval().to(device)
     model_type = str(getattr(model.config, "model_type", ""))
     if padding == "auto":
@@ -215,7 +215,6 @@ def _load_errors(pretrained: str, local: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        from rsmmvp_tasks.mining.hf import cause_of, not_loadable
 
         if not local.is_dir():  # a hub id: the one message every command gives for hub ids it cannot load
             raise InputError(not_loadable("rsmmvp_clip", pretrained, exc, f"`hf download {pretrained} --local-dir DIR`",
