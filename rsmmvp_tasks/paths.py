@@ -1,4 +1,4 @@
-"""Where the installed task definitions and the embedded ``rsmmvp_mini`` sample live.
+"""Where the installed task definitions, the embedded ``rsmmvp_mini`` sample and rsmmvp's cache live.
 
 The top-level ``task_yamls/`` folder of the checkout is installed as the subpackage
 ``rsmmvp_tasks.tasks`` (see ``setup.cfg``), so both a checkout and an installed wheel
@@ -10,9 +10,10 @@ same folder.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
-__all__ = ["tasks_dir", "mini_dataset_dir"]
+__all__ = ["cache_root", "tasks_dir", "mini_dataset_dir"]
 
 
 def tasks_dir() -> Path:
@@ -33,3 +34,9 @@ def tasks_dir() -> Path:
 def mini_dataset_dir() -> Path:
     """The folder of the embedded ``rsmmvp_mini`` sample (parquet with embedded image bytes)."""
     return tasks_dir() / "rsmmvp" / "data"
+
+
+def cache_root() -> Path:
+    """Where rsmmvp caches what it computes (converted hub snapshots, judge verdicts): ``$RSMMVP_CACHE``, default
+    ``~/.cache/rsmmvp``."""
+    return Path(os.environ.get("RSMMVP_CACHE", Path.home() / ".cache" / "rsmmvp"))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import InputError
+from rsmmvp_tasks.paths import cache_root
 from rsmmvp_tasks.schema import PAIR_SIZE, PARQUET_GLOB, REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,6 @@ _FATAL = {"missing_column", "image_missing", "image_unreadable", "answer_range",
 
 class UnreadableDatasetError(InputError):
     """A dataset file or folder that cannot be read as RSMMVP data (exit code 2); the message names it."""
-
-
-def cache_root() -> Path:
-    """Where converted hub snapshots are cached: ``$RSMMVP_CACHE``, default ``~/.cache/rsmmvp``."""
-    return Path(os.environ.get("RSMMVP_CACHE", Path.home() / ".cache" / "rsmmvp"))
 
 
 def is_built(path: Path) -> bool:

@@ -79,9 +79,9 @@ from typing import Any
 
 import openai
 
-from rsmmvp_tasks.dataset.loading import cache_root
 from rsmmvp_tasks.errors import UsageError
 from rsmmvp_tasks.fileio import atomic_write_text
+from rsmmvp_tasks.paths import cache_root
 from rsmmvp_tasks.schema import option_letters
 from rsmmvp_tasks.secrets import redact, scrub_url
 
