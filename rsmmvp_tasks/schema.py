@@ -43,6 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "BUILD_MANIFEST",
     "ALL_SOURCES",
     "IMAGE_SUFFIXES",
     "OPTIONAL_COLUMNS",
@@ -78,6 +79,8 @@ PARQUET_NAME = "data/test-00000-of-00001.parquet"
 
 #: The files of the ``test`` split of a built folder; the card's ``data_files`` (what load_dataset reads).
 PARQUET_GLOB = "data/test-*.parquet"
+#: the file in a built folder that lists what ``rsmmvp build`` wrote there (names and sha256); never published
+BUILD_MANIFEST = ".rsmmvp-build.json"
 
 #: Canonical pattern name -> human-readable description (MMVP's names where they exist).
 PATTERNS: dict[str, str] = {

@@ -33,3 +33,8 @@ def test_no_module_imports_another_modules_private_names() -> None:
            for module, names in _imports(f) if module.startswith("rsmmvp_tasks")
            for name in names if name.startswith("_") and not name.startswith("__")]
     assert not bad, bad
+
+
+def test_dataset_hub_does_not_import_build() -> None:
+    """build pushes through hub; hub must not reach back into build (no import cycle)."""
+    assert not [m for m, _ in _imports(PACKAGE / "dataset" / "hub.py") if m == "rsmmvp_tasks.dataset.build"]

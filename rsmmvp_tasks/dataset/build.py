@@ -50,7 +50,7 @@ from rsmmvp_tasks.errors import DataViolationError, UsageError
 from rsmmvp_tasks.fileio import file_sha256, not_owned, read_manifest, write_manifest
 from rsmmvp_tasks.imagery.provenance import decode_rows
 from rsmmvp_tasks.public import strip_local_paths
-from rsmmvp_tasks.schema import OPTIONAL_COLUMNS, PAIR_SIZE, PARQUET_NAME, features
+from rsmmvp_tasks.schema import BUILD_MANIFEST, OPTIONAL_COLUMNS, PAIR_SIZE, PARQUET_NAME, features
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,6 @@ __all__ = [
 ]
 
 #: the file, inside a built folder, listing the files the build wrote (how a rebuild knows its own output)
-BUILD_MANIFEST = ".rsmmvp-build.json"
 
 #: text columns whose absolute local paths are reduced to file names before anything is written
 PUBLIC_TEXT_COLUMNS: tuple[str, ...] = ("source", "encoders", "imagery")

@@ -21,8 +21,11 @@ import logging
 import os
 from pathlib import Path
 
+from rsmmvp_tasks.dataset.card import NOT_STATED, card_sources
+from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR
 from rsmmvp_tasks.dataset.tasknames import shipped_task_datasets, task_dataset
 from rsmmvp_tasks.errors import InputError, ServiceError, UsageError
+from rsmmvp_tasks.schema import BUILD_MANIFEST
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +82,6 @@ def push_folder(
     """
     from huggingface_hub import HfApi, get_token
 
-    from rsmmvp_tasks.dataset.build import BUILD_MANIFEST
-    from rsmmvp_tasks.dataset.card import NOT_STATED, card_sources
-    from rsmmvp_tasks.dataset.task_yaml import TASK_YAML_DIR
 
     card = Path(folder) / "README.md"
     entries = card_sources(card.read_text(encoding="utf-8")) if card.is_file() else None
