@@ -39,11 +39,13 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
     "BUILD_MANIFEST",
+    "PAIRS_REQUIRED_COLUMNS",
+    "is_pairs_table",
     "ALL_SOURCES",
     "IMAGE_SUFFIXES",
     "OPTIONAL_COLUMNS",
@@ -81,6 +83,8 @@ PARQUET_NAME = "data/test-00000-of-00001.parquet"
 PARQUET_GLOB = "data/test-*.parquet"
 #: the file in a built folder that lists what ``rsmmvp build`` wrote there (names and sha256); never published
 BUILD_MANIFEST = ".rsmmvp-build.json"
+#: the columns a PAIRS table (``rsmmvp mine``'s output, :mod:`rsmmvp_tasks.mining.pairs`) needs at least
+PAIRS_REQUIRED_COLUMNS: tuple[str, ...] = ("image_a", "image_b", "clip_similarity", "ssl_similarity")
 
 #: Canonical pattern name -> human-readable description (MMVP's names where they exist).
 PATTERNS: dict[str, str] = {
@@ -271,3 +275,9 @@ def missing_columns(columns: Mapping[str, Any] | list[str]) -> list[str]:
     """Required columns absent from ``columns`` (a row, a features mapping or a name list)."""
     present = set(columns)
     return [c for c in REQUIRED_COLUMNS if c not in present]
+
+
+def is_pairs_table(columns: Iterable[str]) -> bool:
+    """Whether a table with these columns is a mined PAIRS table, not a dataset (e.g. to tell a user who validates
+    one what to do with it)."""
+    return set(PAIRS_REQUIRED_COLUMNS) <= set(columns)

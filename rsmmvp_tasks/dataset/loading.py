@@ -30,7 +30,7 @@ from typing import Any
 
 from rsmmvp_tasks.errors import InputError
 from rsmmvp_tasks.paths import cache_root
-from rsmmvp_tasks.schema import PAIR_SIZE, PARQUET_GLOB, REQUIRED_COLUMNS
+from rsmmvp_tasks.schema import PAIR_SIZE, PARQUET_GLOB, REQUIRED_COLUMNS, is_pairs_table
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +95,6 @@ def _pick_split(data: Any, split: str, where: Path) -> Any:
 
 def _refuse_pairs_table(data: Any, where: Path, columns: list[str] | None = None) -> Any:
     """``data`` (or a table with ``columns``), unless it is a mined PAIRS table, refused with what to do."""
-    from rsmmvp_tasks.mining.pairs import is_pairs_table
-
     if is_pairs_table(data.column_names if columns is None else columns):
         raise UnreadableDatasetError(
             f"{where} is a mined PAIRS table (from `rsmmvp mine`), not an RSMMVP dataset: annotate its pairs with "

@@ -57,7 +57,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ from rsmmvp_tasks.fileio import (  # file_sha256: a PAIRS table's identity
     restore_csv_cell,
     write_csv_safe,
 )
+from rsmmvp_tasks.schema import PAIRS_REQUIRED_COLUMNS, is_pairs_table
 from rsmmvp_tasks.values import none_if_missing, text_or_empty
 
 __all__ = [
@@ -99,18 +100,12 @@ PAIRS_PLACE_COLUMNS: tuple[str, ...] = ("geo_a", "geo_b", "distance_m")
 #: Optional column: the decoding settings of the images, as JSON.
 PAIRS_READ_COLUMN = "read"
 #: The columns a PAIRS table must have.
-PAIRS_REQUIRED_COLUMNS: tuple[str, ...] = ("image_a", "image_b", "clip_similarity", "ssl_similarity")
 #: The files :func:`write_pairs` writes, by suffix.
 PAIRS_SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".json")
 
 
 class PairsError(InputError):
     """A PAIRS table that is missing or malformed (the message names the file)."""
-
-
-def is_pairs_table(columns: Iterable[str]) -> bool:
-    """Whether a table with these columns is a PAIRS table (e.g. to tell a user who validates one)."""
-    return set(PAIRS_REQUIRED_COLUMNS) <= set(columns)
 
 
 def pairs_stem(out: str | Path) -> Path:
