@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from rsmmvp_tasks.errors import UsageError
+from rsmmvp_tasks.values import first_few, is_missing
 
 __all__ = [
     "FORMULA_PREFIXES",
@@ -150,7 +151,6 @@ def write_csv_safe(
     written empty) or an iterable of sequences (header: ``columns``, required). ``None`` and NaN
     cells are written empty. Returns ``path``.
     """
-    from rsmmvp_tasks.values import is_missing
 
     if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a pandas DataFrame
         header = [str(c) for c in (columns or list(data.columns))]
@@ -262,7 +262,7 @@ def check_owned(
         return
     refused = not_owned(folder, targets, name)
     if refused:
-        shown = ", ".join(refused[:5]) + (f", ... (+{len(refused) - 5} more)" if len(refused) > 5 else "")
+        shown = first_few(refused, 5)
         raise NotOwnedError(
             f"{option} {folder}: would replace {shown}; nothing written. Move or rename those files, choose "
             f"another {option}, or pass --overwrite to replace them"

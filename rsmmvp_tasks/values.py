@@ -13,9 +13,10 @@ empty, and callers that treat both alike use :func:`text_or_empty`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["is_missing", "none_if_missing", "text_or_empty", "float_or_none"]
+__all__ = ["first_few", "is_missing", "none_if_missing", "text_or_empty", "float_or_none"]
 
 
 def is_missing(value: Any) -> bool:
@@ -49,3 +50,9 @@ def text_or_empty(value: Any) -> str:
 def float_or_none(value: Any) -> float | None:
     """``value`` as a ``float``; ``None`` when it is missing (what results files write for NaN)."""
     return None if is_missing(value) else float(value)
+
+
+def first_few(items: Sequence[Any], n: int) -> str:
+    """The first ``n`` items joined by ``", "``, then ``", ... (+k more)"`` when ``k`` more were left out (for messages)."""
+    more = f", ... (+{len(items) - n} more)" if len(items) > n else ""
+    return ", ".join(map(str, items[:n])) + more

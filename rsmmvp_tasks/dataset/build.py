@@ -51,6 +51,7 @@ from rsmmvp_tasks.fileio import file_sha256, not_owned, read_manifest, write_man
 from rsmmvp_tasks.imagery.provenance import decode_rows
 from rsmmvp_tasks.public import strip_local_paths
 from rsmmvp_tasks.schema import BUILD_MANIFEST, OPTIONAL_COLUMNS, PAIR_SIZE, PARQUET_NAME, features
+from rsmmvp_tasks.values import first_few
 
 logger = logging.getLogger(__name__)
 
@@ -152,21 +153,21 @@ def check_output_dir(out: Path, *, overwrite: bool = False) -> None:
     fix = "choose another --out, move those files away, or pass --overwrite to replace the whole folder"
     written = read_manifest(out, BUILD_MANIFEST)
     if written is None:
-        shown = ", ".join(present[:5]) + (f", ... (+{len(present) - 5} more)" if len(present) > 5 else "")
+        shown = first_few(present, 5)
         raise OutputNotEmptyError(
             f"--out {out}: the folder is not empty and is not the output of an earlier `rsmmvp build` "
             f"(no readable {BUILD_MANIFEST}); it holds {shown}. Nothing written; {fix}"
         ) from None
     foreign = [f for f in present if f not in written and f != BUILD_MANIFEST]
     if foreign:
-        shown = ", ".join(foreign[:5]) + (f", ... (+{len(foreign) - 5} more)" if len(foreign) > 5 else "")
+        shown = first_few(foreign, 5)
         raise OutputNotEmptyError(
             f"--out {out}: holds files an earlier build did not write: {shown}. A rebuild replaces the whole "
             f"folder; nothing written; {fix}"
         )
     changed = not_owned(out, [f for f in present if f != BUILD_MANIFEST], BUILD_MANIFEST)
     if changed:
-        shown = ", ".join(changed[:5]) + (f", ... (+{len(changed) - 5} more)" if len(changed) > 5 else "")
+        shown = first_few(changed, 5)
         raise OutputNotEmptyError(
             f"--out {out}: {shown}: a rebuild would replace the edit (copy it into --description/--attribution, "
             f"or keep the file elsewhere); nothing written; {fix}"

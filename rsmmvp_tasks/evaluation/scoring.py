@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from rsmmvp_tasks.schema import PATTERNS
+from rsmmvp_tasks.values import first_few
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def score(results: Iterable[QuestionResult | Mapping[str, Any]], *, warn_incompl
     complete = [s for s in stats if s.complete]
     incomplete = [s.pair_id for s in stats if not s.complete]
     if incomplete and warn_incomplete:
-        shown = ", ".join(incomplete[:20]) + (f", ... (+{len(incomplete) - 20} more)" if len(incomplete) > 20 else "")
+        shown = first_few(incomplete, 20)
         logger.warning(
             "rsmmvp: %d incomplete pair(s) left out of pair_accuracy (not all of their questions were "
             "evaluated, e.g. because of --limit): %s",
